@@ -1,0 +1,36 @@
+"""quantviz: see what linear quantization does to a tensor.
+
+The core (everything importable from here) never imports streamlit, so it works the same in a
+notebook, a script or the dashboard. Only :mod:`quantviz.ui` touches streamlit.
+"""
+
+from quantviz.compare import bits_per_element, compare
+from quantviz.granularity import (
+    Granularity,
+    PerBlock,
+    PerChannel,
+    PerGroup,
+    PerTensor,
+    expand_to_elements,
+)
+from quantviz.metrics import error_metrics
+from quantviz.quantize import QuantResult, clipped_mask, dequantize, quantize
+from quantviz.scheme import QuantScheme, parse_scheme
+
+__all__ = [
+    "Granularity",
+    "PerBlock",
+    "PerChannel",
+    "PerGroup",
+    "PerTensor",
+    "QuantResult",
+    "QuantScheme",
+    "bits_per_element",
+    "clipped_mask",
+    "compare",
+    "dequantize",
+    "error_metrics",
+    "expand_to_elements",
+    "parse_scheme",
+    "quantize",
+]

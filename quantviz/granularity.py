@@ -1,0 +1,234 @@
+"""Granularities: which elements share one scale and zero point.
+
+Each granularity is a small frozen dataclass. One adapter, :func:`to_blocks`, turns a tensor into a
+2-D ``(num_blocks, block_len)`` layout for any granularity, so every range method and the quantizer
+itself are written once, vectorized over all blocks. :func:`expand_to_elements` goes the other way
+for per-block parameters (scales, zero points) when a full-size picture is wanted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class PerTensor:
+    """One scale (and zero point) for the whole tensor."""
+
+    def label(self) -> str:
+        return "per-tensor"
+
+
+@dataclass(frozen=True)
+class PerChannel:
+    """One scale per index along ``dim``: ``dim=0`` is per row, ``dim=1`` per column of a matrix.
+
+    The scale keeps that dim's length along ``dim`` and 1 elsewhere, e.g. ``(3, 1)`` per row.
+    """
+
+    dim: int = 0
+
+    def label(self) -> str:
+        if self.dim == 0:
+            return "per-row"
+        if self.dim == 1:
+            return "per-column"
+        return f"per-channel(dim={self.dim})"
+
+
+@dataclass(frozen=True)
+class PerGroup:
+    """Runs of ``group_size`` consecutive elements along ``dim`` share a scale.
+
+    A ``dim`` length that ``group_size`` does not divide ends in a shorter group. The scale has
+    the input's shape with ``dim`` replaced by the number of groups.
+    """
+
+    group_size: int
+    dim: int = -1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.group_size, int) or self.group_size < 1:
+            raise ValueError(f"group_size must be a positive integer, got {self.group_size!r}")
+
+    def label(self) -> str:
+        if self.dim == -1:
+            return f"per-group({self.group_size})"
+        return f"per-group({self.group_size}, dim={self.dim})"
+
+
+@dataclass(frozen=True)
+class PerBlock:
+    """2-D tiles of ``rows × cols`` over the last two dims; edge tiles may be smaller.
+
+    The scale has shape ``(..., ceil(R / rows), ceil(C / cols))``.
+    """
+
+    rows: int
+    cols: int
+
+    def __post_init__(self) -> None:
+        for name, value in (("rows", self.rows), ("cols", self.cols)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"PerBlock {name} must be a positive integer, got {value!r}")
+
+    def label(self) -> str:
+        return f"per-block({self.rows}x{self.cols})"
+
+
+Granularity = PerTensor | PerChannel | PerGroup | PerBlock
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A tensor laid out as one row per quantization block.
+
+    Attributes:
+        data: ``(num_blocks, block_len)`` float tensor. Partial blocks are padded with NaN.
+        valid: ``(num_blocks, block_len)`` bool mask of real elements, or None without padding.
+        grid_shape: shape of the per-block parameters (scale, zero point) as the API returns them.
+        restore: maps a ``(num_blocks, block_len)`` tensor back to the input's shape.
+    """
+
+    data: torch.Tensor
+    valid: torch.Tensor | None
+    grid_shape: tuple[int, ...]
+    restore: Callable[[torch.Tensor], torch.Tensor]
+
+
+def _normalize_dim(dim: int, ndim: int, what: str) -> int:
+    if not -ndim <= dim < ndim:
+        raise ValueError(f"{what} dim={dim} is out of range for a {ndim}-D tensor")
+    return dim % ndim
+
+
+def _pad_last(x: torch.Tensor, new_len: int) -> torch.Tensor:
+    """Pad the last dim with NaN up to ``new_len`` (a copy only when padding is needed)."""
+    pad = new_len - x.shape[-1]
+    if pad == 0:
+        return x
+    return torch.nn.functional.pad(x, (0, pad), value=float("nan"))
+
+
+def to_blocks(x: torch.Tensor, granularity: Granularity) -> Blocks:
+    """Lay ``x`` out as ``(num_blocks, block_len)`` for ``granularity``.
+
+    Args:
+        x: float tensor of any shape with at least one dimension.
+        granularity: how elements are grouped into blocks.
+
+    Returns:
+        A :class:`Blocks`; its ``data`` is a view of ``x`` whenever the layout allows.
+    """
+    shape = tuple(x.shape)
+    ndim = x.dim()
+    if isinstance(granularity, PerTensor):
+        return Blocks(x.reshape(1, -1), None, (), lambda b: b.reshape(shape))
+
+    if isinstance(granularity, PerChannel):
+        d = _normalize_dim(granularity.dim, ndim, "PerChannel")
+        moved = x.movedim(d, 0)
+        moved_shape = moved.shape
+        grid = tuple(n if i == d else 1 for i, n in enumerate(shape))
+        return Blocks(
+            moved.reshape(shape[d], -1),
+            None,
+            grid,
+            lambda b: b.reshape(moved_shape).movedim(0, d),
+        )
+
+    if isinstance(granularity, PerGroup):
+        d = _normalize_dim(granularity.dim, ndim, "PerGroup")
+        g = granularity.group_size
+        moved = x.movedim(d, -1)
+        lead, length = moved.shape[:-1], moved.shape[-1]
+        n_groups = max(1, math.ceil(length / g))
+        padded = _pad_last(moved, n_groups * g)
+        data = padded.reshape(-1, g)
+        valid = None
+        if n_groups * g != length:
+            valid = (torch.arange(n_groups * g, device=x.device) < length).reshape(n_groups, g)
+            valid = valid.expand(*lead, n_groups, g).reshape(-1, g)
+        grid = tuple(n_groups if i == d else n for i, n in enumerate(shape))
+
+        def restore_group(b: torch.Tensor) -> torch.Tensor:
+            full = b.reshape(*lead, n_groups * g)[..., :length]
+            return full.movedim(-1, d)
+
+        return Blocks(data, valid, grid, restore_group)
+
+    if isinstance(granularity, PerBlock):
+        if ndim < 2:
+            raise ValueError(f"PerBlock needs a tensor with at least 2 dims, got shape {shape}")
+        r, c = granularity.rows, granularity.cols
+        lead, n_rows, n_cols = shape[:-2], shape[-2], shape[-1]
+        nr, nc = max(1, math.ceil(n_rows / r)), max(1, math.ceil(n_cols / c))
+        padded = _pad_last(x, nc * c)
+        padded = _pad_last(padded.transpose(-1, -2), nr * r).transpose(-1, -2)
+        tiles = padded.reshape(*lead, nr, r, nc, c).transpose(-3, -2)  # (..., nr, nc, r, c)
+        data = tiles.reshape(-1, r * c)
+        valid = None
+        if (nr * r, nc * c) != (n_rows, n_cols):
+            row_ok = torch.arange(nr * r, device=x.device) < n_rows
+            col_ok = torch.arange(nc * c, device=x.device) < n_cols
+            mask = (row_ok[:, None] & col_ok[None, :]).reshape(nr, r, nc, c).transpose(1, 2)
+            valid = mask.expand(*lead, nr, nc, r, c).reshape(-1, r * c)
+
+        def restore_block(b: torch.Tensor) -> torch.Tensor:
+            full = b.reshape(*lead, nr, nc, r, c).transpose(-3, -2).reshape(*lead, nr * r, nc * c)
+            return full[..., :n_rows, :n_cols]
+
+        return Blocks(data, valid, (*lead, nr, nc), restore_block)
+
+    raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def expand_to_elements(
+    param: torch.Tensor, shape: tuple[int, ...] | torch.Size, granularity: Granularity
+) -> torch.Tensor:
+    """Broadcast or repeat a per-block parameter (scale, zero point) to the element shape.
+
+    Args:
+        param: tensor of the block grid shape that :func:`quantize` returns.
+        shape: the quantized tensor's shape.
+        granularity: the granularity the parameter belongs to.
+
+    Returns:
+        A tensor of ``shape`` (an expanded view for per-tensor and per-channel, a copy otherwise).
+    """
+    shape = tuple(shape)
+    if isinstance(granularity, PerTensor | PerChannel):
+        return param.expand(shape)
+    if isinstance(granularity, PerGroup):
+        d = _normalize_dim(granularity.dim, len(shape), "PerGroup")
+        return param.repeat_interleave(granularity.group_size, dim=d).narrow(d, 0, shape[d])
+    if isinstance(granularity, PerBlock):
+        out = param.repeat_interleave(granularity.rows, dim=-2)[..., : shape[-2], :]
+        return out.repeat_interleave(granularity.cols, dim=-1)[..., : shape[-1]]
+    raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def num_blocks(shape: tuple[int, ...] | torch.Size, granularity: Granularity) -> int:
+    """How many scales ``granularity`` stores for a tensor of ``shape``."""
+    shape = tuple(shape)
+    if isinstance(granularity, PerTensor):
+        return 1
+    if isinstance(granularity, PerChannel):
+        return shape[_normalize_dim(granularity.dim, len(shape), "PerChannel")]
+    if isinstance(granularity, PerGroup):
+        d = _normalize_dim(granularity.dim, len(shape), "PerGroup")
+        return math.prod(shape) // shape[d] * max(1, math.ceil(shape[d] / granularity.group_size))
+    if isinstance(granularity, PerBlock):
+        if len(shape) < 2:
+            raise ValueError(f"PerBlock needs a tensor with at least 2 dims, got shape {shape}")
+        lead = math.prod(shape[:-2])
+        return (
+            lead
+            * max(1, math.ceil(shape[-2] / granularity.rows))
+            * max(1, math.ceil(shape[-1] / granularity.cols))
+        )
+    raise ValueError(f"unknown granularity {granularity!r}")

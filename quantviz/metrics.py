@@ -1,0 +1,70 @@
+"""Error metrics between a tensor and its reconstruction."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def sqnr_db(signal_power: float, noise_power: float) -> float:
+    """Signal-to-quantization-noise ratio in dB, ``10·log10(P_signal / P_noise)``.
+
+    Defined at the edges instead of NaN: ``inf`` when the noise is zero (a perfect reconstruction,
+    an all-zero input included), ``-inf`` when the signal is zero but the noise is not.
+    """
+    if noise_power == 0.0:
+        return math.inf
+    if signal_power == 0.0:
+        return -math.inf
+    return 10.0 * math.log10(signal_power / noise_power)
+
+
+def ideal_sqnr_db(bits: int) -> float:
+    """The textbook SQNR of a full-scale sine through a ``bits``-bit uniform quantizer,
+    ``6.02·bits + 1.76`` dB: a reference line, not a bound, for real data."""
+    return 6.02 * bits + 1.76
+
+
+def error_metrics(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
+    """How far ``x_hat`` is from ``x``.
+
+    Args:
+        x: the original float tensor.
+        x_hat: the reconstruction, same shape.
+
+    Returns:
+        ``mse``, ``rmse``, ``mae``, ``max_abs_error``, ``sqnr_db`` (see :func:`sqnr_db`),
+        ``signal_power`` (mean of x²) and ``rel_error`` (‖x − x̂‖ / ‖x‖, ``inf`` for a zero x with
+        a non-zero error, 0 when both are zero), all Python floats.
+
+    Raises:
+        ValueError: if the shapes differ.
+    """
+    if x.shape != x_hat.shape:
+        raise ValueError(f"shape mismatch: original {tuple(x.shape)} vs {tuple(x_hat.shape)}")
+    x = x.to(torch.float32)
+    diff = x - x_hat.to(torch.float32)
+    n = diff.numel()
+    # Norms reduce without allocating more full-size temporaries than the one difference.
+    err_l2 = float(torch.linalg.vector_norm(diff, 2, dtype=torch.float64))
+    mse = err_l2**2 / n
+    mae = float(torch.linalg.vector_norm(diff, 1, dtype=torch.float64)) / n
+    max_abs = float(torch.linalg.vector_norm(diff, math.inf))
+    sig_l2 = float(torch.linalg.vector_norm(x, 2, dtype=torch.float64))
+    signal_power = sig_l2**2 / n
+    if err_l2 == 0.0:
+        rel = 0.0
+    elif sig_l2 == 0.0:
+        rel = math.inf
+    else:
+        rel = err_l2 / sig_l2
+    return {
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "mae": mae,
+        "max_abs_error": max_abs,
+        "sqnr_db": sqnr_db(signal_power, mse),
+        "signal_power": signal_power,
+        "rel_error": rel,
+    }

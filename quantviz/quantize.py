@@ -1,0 +1,154 @@
+"""Linear quantization and dequantization, vectorized over every granularity.
+
+``q = clamp(round(x / scale + zero_point), q_min, q_max)`` and ``x_hat = scale · (q - zero_point)``,
+in float32 with round-half-to-even (``torch.round``), exactly as the course notebook computes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from quantviz.granularity import expand_to_elements, to_blocks
+from quantviz.ranges import block_range, mse_search, scale_zero_point
+from quantviz.scheme import QuantScheme
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    """The outcome of :func:`quantize`.
+
+    Attributes:
+        q: integer tensor, same shape as the input (dtype ``scheme.storage_dtype``).
+        scale: float32, one entry per block, in the granularity's grid shape.
+        zero_point: int32, same shape as ``scale`` (all zeros for symmetric schemes).
+        scheme: the scheme used.
+    """
+
+    q: torch.Tensor
+    scale: torch.Tensor
+    zero_point: torch.Tensor
+    scheme: QuantScheme
+
+    def dequantize(self) -> torch.Tensor:
+        """float32 reconstruction ``scale · (q - zero_point)``, same shape as the input."""
+        return dequantize(self.q, self.scale, self.zero_point, self.scheme)
+
+    @property
+    def num_scales(self) -> int:
+        return self.scale.numel()
+
+
+def check_input(x: torch.Tensor) -> torch.Tensor:
+    """Refuse what cannot be quantized, with a message that names the problem, and return ``x``
+    as float32. Non-finite values are caught later, from the block ranges, to save a pass.
+
+    Raises:
+        ValueError: non-tensor, non-float dtype, 0-d or empty tensor.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(
+            f"expected a floating-point tensor, got dtype {x.dtype}; "
+            "convert it first, e.g. x.to(torch.float32)"
+        )
+    if x.dim() == 0:
+        raise ValueError("expected a tensor with at least one dimension, got a 0-d scalar")
+    if x.numel() == 0:
+        raise ValueError(f"cannot quantize an empty tensor of shape {tuple(x.shape)}")
+    return x.to(torch.float32)
+
+
+def refuse_non_finite(x: torch.Tensor) -> None:
+    """Raise a ValueError saying how many values of ``x`` are NaN or infinite, and where."""
+    finite = torch.isfinite(x)
+    if bool(finite.all()):
+        return
+    bad = ~finite
+    first = tuple(int(i) for i in torch.nonzero(bad)[0])
+    raise ValueError(
+        f"tensor has {int(bad.sum())} non-finite value(s) (NaN or ±inf), first at index {first}"
+    )
+
+
+def _quantize_blocks(
+    data: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+) -> torch.Tensor:
+    # Division (not multiplication by 1/scale) keeps results identical to the notebook's.
+    scaled = torch.div(data, scale)
+    if not scheme.symmetric:
+        scaled.add_(zero_point)
+    return scaled.round_().clamp_(scheme.q_min, scheme.q_max).to(scheme.storage_dtype)
+
+
+def quantize(x: torch.Tensor, scheme: QuantScheme) -> QuantResult:
+    """Quantize ``x`` with ``scheme``.
+
+    Args:
+        x: finite floating-point tensor with at least one dimension (any device; converted to
+            float32).
+        scheme: bits, symmetry, grid, granularity and range method.
+
+    Returns:
+        A :class:`QuantResult` on ``x``'s device.
+
+    Raises:
+        ValueError: for non-float, 0-d, empty or non-finite input, or a granularity that does not
+            fit the tensor (e.g. ``PerChannel(dim=2)`` on a matrix).
+    """
+    x = check_input(x)
+    if scheme.range_method in ("percentile", "mse"):
+        refuse_non_finite(x)  # their searches would not propagate NaN reliably
+    blocks = to_blocks(x, scheme.granularity)
+    r_min, r_max = block_range(blocks.data, blocks.valid, scheme)
+    # NaN and inf propagate into the block ranges, so this is a full check at per-block cost.
+    if not bool(torch.isfinite(r_max - r_min).all()):
+        refuse_non_finite(x)
+    if scheme.range_method == "mse":
+        scale, zero_point = mse_search(blocks.data, blocks.valid, r_min, r_max, scheme)
+    else:
+        scale, zero_point = scale_zero_point(r_min, r_max, scheme)
+    q = blocks.restore(_quantize_blocks(blocks.data, scale, zero_point, scheme))
+    return QuantResult(
+        q=q.contiguous(),
+        scale=scale.reshape(blocks.grid_shape),
+        zero_point=zero_point.to(torch.int32).reshape(blocks.grid_shape),
+        scheme=scheme,
+    )
+
+
+def dequantize(
+    q: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+) -> torch.Tensor:
+    """float32 ``scale · (q - zero_point)`` with per-block parameters expanded to ``q``'s shape.
+
+    Args:
+        q: integer tensor as returned in :attr:`QuantResult.q`.
+        scale: per-block scales in the granularity's grid shape.
+        zero_point: per-block zero points, same shape as ``scale``.
+        scheme: the scheme that produced them.
+
+    Returns:
+        float32 tensor of ``q``'s shape.
+    """
+    gran = scheme.granularity
+    scale_full = expand_to_elements(scale.to(torch.float32), q.shape, gran)
+    if scheme.symmetric:
+        return q.to(torch.float32).mul_(scale_full)
+    zp_full = expand_to_elements(zero_point.to(torch.float32), q.shape, gran)
+    return q.to(torch.float32).sub_(zp_full).mul_(scale_full)
+
+
+def clipped_mask(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
+    """Which elements of ``x`` fell outside the representable range and were clamped.
+
+    An element is clipped when ``x / scale + zero_point`` lies outside ``[q_min - ½, q_max + ½]``;
+    every other element is within ``scale / 2`` of its reconstruction.
+    """
+    scheme = result.scheme
+    scale = expand_to_elements(result.scale, x.shape, scheme.granularity)
+    zp = expand_to_elements(result.zero_point.to(torch.float32), x.shape, scheme.granularity)
+    level = x.to(torch.float32) / scale + zp
+    return (level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)
