@@ -64,9 +64,7 @@ def scheme_row(
     }
 
 
-def compare(
-    x: torch.Tensor, schemes: Sequence[QuantScheme], scale_bits: int = 16
-) -> pd.DataFrame:
+def compare(x: torch.Tensor, schemes: Sequence[QuantScheme], scale_bits: int = 16) -> pd.DataFrame:
     """Quantize ``x`` with every scheme and tabulate the errors and storage costs.
 
     Args:

@@ -1,8 +1,8 @@
 """Per-block ranges and the scale / zero point they give, for every range method.
 
 All functions work on the ``(num_blocks, block_len)`` layout of
-:func:`quantviz.granularity.to_blocks` and are vectorized over blocks: the only Python loops run over clip-ratio candidates of the MSE
-search, never over blocks or elements.
+:func:`quantviz.granularity.to_blocks` and are vectorized over blocks: the only Python loops run
+over clip-ratio candidates of the MSE search, never over blocks or elements.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def scale_zero_point(
     Symmetric: ``scale = r_max / q_max``, zero point 0. Asymmetric:
     ``scale = (r_max - r_min) / (q_max - q_min)``, ``zero_point = round(q_min - r_min / scale)``
     clipped into the grid. A constant block ``c`` (zero range) gets
-    ``scale = |c| / (q_max - q_min)`` so ``c`` sits exactly on the grid's edge; an all-zero block gets a tiny positive scale.
+    ``scale = |c| / (q_max - q_min)`` so ``c`` sits exactly on the grid's edge; an all-zero block
+    gets a tiny positive scale.
 
     Returns:
         float32 scale and float32 (integer-valued) zero point, both ``(num_blocks, 1)``.
