@@ -14,7 +14,13 @@ from quantviz.granularity import (
     expand_to_elements,
 )
 from quantviz.metrics import error_metrics
-from quantviz.quantize import QuantResult, clipped_mask, dequantize, quantize
+from quantviz.quantize import (
+    QuantResult,
+    clipped_mask,
+    dequantize,
+    quantize,
+    quantize_with_params,
+)
 from quantviz.scheme import QuantScheme, parse_scheme
 
 __all__ = [
@@ -33,4 +39,5 @@ __all__ = [
     "expand_to_elements",
     "parse_scheme",
     "quantize",
+    "quantize_with_params",
 ]

@@ -92,12 +92,21 @@ class Blocks:
         valid: ``(num_blocks, block_len)`` bool mask of real elements, or None without padding.
         grid_shape: shape of the per-block parameters (scale, zero point) as the API returns them.
         restore: maps a ``(num_blocks, block_len)`` tensor back to the input's shape.
+        to_grid: maps ``(num_blocks, 1)`` per-block parameters to ``grid_shape``; None when a plain
+            reshape does it.
     """
 
     data: torch.Tensor
     valid: torch.Tensor | None
     grid_shape: tuple[int, ...]
     restore: Callable[[torch.Tensor], torch.Tensor]
+    to_grid: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    def params_to_grid(self, param: torch.Tensor) -> torch.Tensor:
+        """Lay ``(num_blocks, 1)`` per-block parameters out in the API's grid shape."""
+        if self.to_grid is None:
+            return param.reshape(self.grid_shape)
+        return self.to_grid(param)
 
 
 def _normalize_dim(dim: int, ndim: int, what: str) -> int:
@@ -159,7 +168,10 @@ def to_blocks(x: torch.Tensor, granularity: Granularity) -> Blocks:
             full = b.reshape(*lead, n_groups * g)[..., :length]
             return full.movedim(-1, d)
 
-        return Blocks(data, valid, grid, restore_group)
+        def group_grid(param: torch.Tensor) -> torch.Tensor:
+            return param.reshape(*lead, n_groups).movedim(-1, d)
+
+        return Blocks(data, valid, grid, restore_group, group_grid)
 
     if isinstance(granularity, PerBlock):
         if ndim < 2:

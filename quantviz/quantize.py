@@ -113,10 +113,33 @@ def quantize(x: torch.Tensor, scheme: QuantScheme) -> QuantResult:
     q = blocks.restore(_quantize_blocks(blocks.data, scale, zero_point, scheme))
     return QuantResult(
         q=q.contiguous(),
-        scale=scale.reshape(blocks.grid_shape),
-        zero_point=zero_point.to(torch.int32).reshape(blocks.grid_shape),
+        scale=blocks.params_to_grid(scale).contiguous(),
+        zero_point=blocks.params_to_grid(zero_point.to(torch.int32)).contiguous(),
         scheme=scheme,
     )
+
+
+def quantize_with_params(
+    x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+) -> torch.Tensor:
+    """Quantize ``x`` with given per-block parameters (the notebook's
+    ``linear_q_with_scale_and_zero_point``), e.g. to re-quantize a reconstruction.
+
+    Args:
+        x: float tensor.
+        scale: per-block scales in the granularity's grid shape (as :func:`quantize` returns).
+        zero_point: per-block zero points, same shape as ``scale``.
+        scheme: gives the grid and the granularity.
+
+    Returns:
+        Integer tensor of ``x``'s shape.
+    """
+    gran = scheme.granularity
+    scale_full = expand_to_elements(scale.to(torch.float32), x.shape, gran)
+    scaled = torch.div(x.to(torch.float32), scale_full)
+    if not scheme.symmetric:
+        scaled.add_(expand_to_elements(zero_point.to(torch.float32), x.shape, gran))
+    return scaled.round_().clamp_(scheme.q_min, scheme.q_max).to(scheme.storage_dtype)
 
 
 def dequantize(
