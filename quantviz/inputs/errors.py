@@ -1,0 +1,163 @@
+"""The error people see, the size bounds, and the checks every input path shares.
+
+Every way a tensor enters quantviz (typed text, an uploaded file, a checkpoint on disk) ends in
+the same few checks here, so the rules and the wording stay the same everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+# Bounds. Callers may pass larger (or smaller) values as keyword arguments; these are defaults.
+MAX_ELEMENTS = 64 * 2**20
+"""Elements in one tensor (64 Mi: 256 MiB as float32). Checked from headers before reading."""
+MAX_TEXT_BYTES = 16 * 2**20
+"""Bytes of typed/pasted text or of a text file (.csv/.tsv/.txt)."""
+MAX_FILE_BYTES = 2 * 2**30
+"""Bytes of an uploaded file, or of a file that must be read whole (not memory mapped)."""
+
+FLOAT_DTYPES = frozenset(
+    {
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+        torch.float8_e4m3fn,
+        torch.float8_e5m2,
+    }
+)
+
+
+class InputError(ValueError):
+    """Input quantviz cannot use. The message is written for people: what is wrong, where, and
+    how to fix it."""
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """'torch.float32' -> 'float32'."""
+    return str(dtype).removeprefix("torch.")
+
+
+def fmt_count(n: int) -> str:
+    """12345678 -> '12,345,678'."""
+    return f"{n:,}"
+
+
+def fmt_shape(shape: Sequence[int]) -> str:
+    """(3, 4) -> '3×4'; () -> 'a scalar'."""
+    return "×".join(str(d) for d in shape) if len(shape) else "a scalar"
+
+
+def numel_of(shape: Sequence[int]) -> int:
+    return math.prod(int(d) for d in shape)
+
+
+def check_elements(numel: int, max_elements: int, what: str = "The tensor") -> None:
+    """Refuse a tensor above the element bound, before any data is read."""
+    if numel > max_elements:
+        raise InputError(
+            f"{what} has {fmt_count(numel)} elements, more than the limit of "
+            f"{fmt_count(max_elements)}. Use a smaller slice, or raise the limit with "
+            f"max_elements=."
+        )
+
+
+def check_bytes(nbytes: int, max_bytes: int, what: str = "The file") -> None:
+    if nbytes > max_bytes:
+        raise InputError(
+            f"{what} is {fmt_count(nbytes)} bytes, more than the limit of "
+            f"{fmt_count(max_bytes)} bytes."
+        )
+
+
+def check_single_shape(shape: Sequence[int], what: str = "The tensor") -> None:
+    """A single matrix must have 1 to 4 dimensions and at least one element."""
+    if len(shape) == 0:
+        raise InputError(
+            f"{what} is a single number (a 0-d scalar). quantviz needs at least a vector: "
+            "give a row of values or a matrix."
+        )
+    if len(shape) > 4:
+        raise InputError(
+            f"{what} has {len(shape)} dimensions ({fmt_shape(shape)}); quantviz handles 1 to 4. "
+            "Pick a slice, e.g. t[0], or reshape it."
+        )
+    if numel_of(shape) == 0:
+        raise InputError(f"{what} is empty (shape {fmt_shape(shape)}): there is nothing to show.")
+
+
+def not_quantizable_reason(dtype: str, shape: Sequence[int], is_float: bool) -> str | None:
+    """Why a checkpoint entry cannot be quantized, or None if it can (element bound aside)."""
+    if not is_float:
+        return f"{dtype} tensor: not quantizable"
+    if len(shape) == 0:
+        return "0-d scalar: not quantizable"
+    if len(shape) > 4:
+        return f"{len(shape)}-d tensor: quantviz handles 1 to 4 dimensions"
+    if numel_of(shape) == 0:
+        return f"empty tensor ({fmt_shape(shape)}): nothing to quantize"
+    return None
+
+
+def format_index(index: Sequence[int], text_style: bool) -> str:
+    """Say where an element is: 'row 2, column 3' (1-based, for typed text) or 'index (1, 2)'
+    (0-based, as in Python, for tensors from files)."""
+    if text_style:
+        if len(index) == 1:
+            return f"position {index[0] + 1}"
+        if len(index) == 2:
+            return f"row {index[0] + 1}, column {index[1] + 1}"
+        return "index [" + ", ".join(str(i + 1) for i in index) + "] (counting from 1)"
+    return "index (" + ", ".join(str(i) for i in index) + ")"
+
+
+def check_finite(t: torch.Tensor, what: str = "The tensor", text_style: bool = False) -> None:
+    """Refuse NaN and ±inf, saying how many and where the first few are.
+
+    Args:
+        t: a floating tensor (other dtypes pass).
+        what: how to name the tensor in the message.
+        text_style: positions as 1-based row/column (typed text) instead of 0-based indices.
+    """
+    if not t.is_floating_point():
+        return
+    # Fast path: NaN and inf propagate through a sum, so a finite sum proves every element is
+    # finite, at a fraction of the cost of isfinite() (which writes a mask). A non-finite sum may
+    # also be an overflow of large finite values: then the exact check decides. NumPy's sum is
+    # used where possible: it is single-threaded, so it does not stall on a busy machine the way
+    # torch's thread pool does on many small tensors.
+    if _sum_is_finite(t):
+        return
+    bad = ~torch.isfinite(t)
+    if not bool(bad.any()):
+        return
+    n_bad = int(bad.sum())
+    first = torch.nonzero(bad)[:5]
+    flat = t[bad][:5].tolist()
+    where = "; ".join(
+        f"{format_index(idx, text_style)} ({_spell(v)})"
+        for idx, v in zip(first.tolist(), flat, strict=True)
+    )
+    more = f" and {fmt_count(n_bad - 5)} more" if n_bad > 5 else ""
+    values = "value that is" if n_bad == 1 else "values that are"
+    raise InputError(
+        f"{what} has {fmt_count(n_bad)} {values} NaN or infinite: {where}{more}. Quantization "
+        "needs finite numbers: replace or remove them first."
+    )
+
+
+def _sum_is_finite(t: torch.Tensor) -> bool:
+    if t.dtype in (torch.float32, torch.float64) and t.device.type == "cpu":
+        arr = t.detach().numpy()
+        return bool(np.isfinite(arr.sum(dtype=arr.dtype)))
+    return bool(torch.isfinite(t.sum()))
+
+
+def _spell(v: float) -> str:
+    if math.isnan(v):
+        return "nan"
+    return "inf" if v > 0 else "-inf"

@@ -1,0 +1,337 @@
+"""Typed or pasted numbers -> a float32 tensor, without ``eval``.
+
+Two shapes of text are understood:
+
+* a delimited table: rows on lines, values separated by commas, tabs, semicolons or spaces,
+  optionally under a header row of names. A table is always 2-D, so a single row gives (1, n).
+* a bracketed literal: ``[[1, 2], [3, 4]]``, NumPy's ``array([[...]], dtype=float32)`` or
+  ``print(arr)`` output, PyTorch's ``tensor([[...]])`` printout (over several lines too), or one
+  bracketed row per line. The nesting gives the shape, so ``[1, 2, 3]`` is 1-D.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+import numpy as np
+import torch
+
+from quantviz.inputs.errors import (
+    MAX_ELEMENTS,
+    MAX_TEXT_BYTES,
+    InputError,
+    check_bytes,
+    check_elements,
+    check_finite,
+    check_single_shape,
+)
+
+# What may stand before the first '[': "tensor(", "np.array(", "x = ", "Parameter containing:".
+_PREFIX = re.compile(
+    r"\s*(?:Parameter containing:\s*)?(?:[A-Za-z_]\w*\s*=\s*)?(?:[A-Za-z_][\w.]*\s*\(\s*)?"
+)
+# What may follow the last ']': ", dtype=float32)", ", requires_grad=True)" or nothing.
+_SUFFIX = re.compile(r"\s*(?:,[^\[\]]*)?\)?\s*")
+_SPLIT_IN_BRACKETS = re.compile(r"\s*,\s*|\s+")
+_WRAPPED_SCALAR = re.compile(r"\s*[A-Za-z_][\w.]{0,40}\(\s*([^(),]{1,60}?)\s*(?:,[^()]*)?\)\s*")
+_BRACKET = re.compile(r"[\[\]]")
+_SEPARATORS = " \t\r\n,"
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def parse_matrix(
+    text: str, *, max_elements: int = MAX_ELEMENTS, max_bytes: int = MAX_TEXT_BYTES
+) -> torch.Tensor:
+    """Parse typed or pasted numbers into a float32 tensor.
+
+    Args:
+        text: a delimited table or a Python/NumPy/PyTorch literal (see the module docstring).
+        max_elements: refuse more values than this.
+        max_bytes: refuse longer text than this (UTF-8 bytes), before parsing.
+
+    Returns:
+        A float32 tensor with 1 to 4 dimensions and only finite values.
+
+    Raises:
+        InputError: empty text, ragged rows, a cell that is not a number, NaN/inf, a lone
+            scalar, too many dimensions or values; the message says where.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"Expected text, got {type(text).__name__}.")
+    _check_text_size(text, max_bytes)
+    text = text.replace("\u2212", "-").replace("\ufeff", "")  # typographic minus, BOM
+    if not text.strip():
+        raise InputError("The text is empty: type or paste some numbers, e.g. '1, 2; 3, 4'.")
+    if "..." in text or "\u2026" in text:
+        raise InputError(
+            "The text contains '...', so it is an abbreviated printout and values are missing. "
+            "Print the full array: torch.set_printoptions(profile='full') or "
+            "numpy.set_printoptions(threshold=sys.maxsize)."
+        )
+    if "[" in text or "]" in text:
+        values, shape = _parse_brackets(text, max_elements)
+    else:
+        scalar = _WRAPPED_SCALAR.fullmatch(text)
+        if scalar and _is_number(scalar.group(1)):
+            raise InputError(
+                f"'{text.strip()[:40]}' is a single number (a 0-d scalar). quantviz needs at "
+                "least a vector, e.g. tensor([1., 2., 3.])."
+            )
+        values, shape = _parse_table(text, max_elements)
+    check_single_shape(shape, "The matrix")
+    arr = np.asarray(values, dtype=np.float64).reshape(shape)
+    t = torch.from_numpy(arr)
+    check_finite(t, "The matrix", text_style=True)
+    _check_float32_range(arr)
+    return t.to(torch.float32)
+
+
+def _check_text_size(text: str, max_bytes: int) -> None:
+    # A character is 1 to 4 UTF-8 bytes: only encode when the length alone cannot decide.
+    if len(text) > max_bytes:
+        check_bytes(len(text), max_bytes, "The text")
+    if len(text) * 4 > max_bytes:
+        check_bytes(len(text.encode("utf-8", "surrogatepass")), max_bytes, "The text")
+
+
+def _check_float32_range(arr: np.ndarray) -> None:
+    big = np.abs(arr) > _FLOAT32_MAX
+    if big.any():
+        idx = tuple(int(i) + 1 for i in np.argwhere(big)[0])
+        raise InputError(
+            f"{int(big.sum())} value(s) are too large for float32 (beyond ±3.4e38), the first "
+            f"at {_where(idx)}: {arr[tuple(i - 1 for i in idx)]:g}."
+        )
+
+
+def _where(idx1: tuple[int, ...]) -> str:
+    """1-based index -> 'row 2, column 3' style."""
+    if len(idx1) == 1:
+        return f"position {idx1[0]}"
+    if len(idx1) == 2:
+        return f"row {idx1[0]}, column {idx1[1]}"
+    return "index [" + ", ".join(map(str, idx1)) + "]"
+
+
+def _to_floats(cells: list[str], locate) -> list[float]:
+    """Convert cells to floats; on failure name the first bad cell, placed by ``locate(i)``."""
+    try:
+        return [float(c) for c in cells]
+    except ValueError:
+        pass
+    for i, c in enumerate(cells):
+        if not _is_number(c):
+            raise InputError(_not_a_number(c, locate(i)))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _not_a_number(cell: str, pos: str) -> str:
+    shown = cell if len(cell) <= 40 else cell[:37] + "..."
+    if cell == "":
+        return f"There is an empty cell at {pos}: fill it in or remove the extra separator."
+    if "j" in cell.lower():
+        try:
+            complex(cell.replace(" ", ""))
+        except ValueError:
+            pass
+        else:
+            return (
+                f"'{shown}' at {pos} is a complex number; quantviz works on real numbers only. "
+                "Take the real part or the magnitude first."
+            )
+    return f"'{shown}' at {pos} is not a number."
+
+
+# --------------------------------------------------------------------------------------------
+# Delimited tables
+
+
+def _pick_delimiter(text: str) -> str | None:
+    for d in ("\t", ";", ","):
+        if d in text:
+            return d
+    return None  # whitespace
+
+
+def _split_row(line: str, delim: str | None) -> list[str]:
+    if delim is None:
+        return line.split()
+    cells = [c.strip() for c in line.split(delim)]
+    if len(cells) > 1 and cells[-1] == "":
+        cells.pop()  # one trailing separator, as spreadsheets and hand-typed rows often have
+    return cells
+
+
+def _values(n: int) -> str:
+    return "1 value" if n == 1 else f"{n} values"
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_table(text: str, max_elements: int) -> tuple[list[float], tuple[int, ...]]:
+    delim = _pick_delimiter(text)
+    if delim == ";":
+        # Semicolons usually mean a European spreadsheet: decimal commas, '1,5;2,25'.
+        text = _DECIMAL_COMMA.sub(".", text)
+    rows: list[tuple[int, list[str]]] = [
+        (line_no, _split_row(line, delim))
+        for line_no, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    # A header: a first row of names (none of them a number) above rows of numbers.
+    has_header = len(rows) > 1 and not any(_is_number(c) for c in rows[0][1])
+    if has_header:
+        rows = rows[1:]
+    n_cols = len(rows[0][1])
+    check_elements(len(rows) * n_cols, max_elements, "The text")
+    cells: list[str] = []
+    for r, (line_no, row) in enumerate(rows, start=1):
+        if len(row) != n_cols:
+            line = f" (line {line_no})" if line_no != r else ""
+            below = " below the header" if has_header else ""
+            raise InputError(
+                f"Row {r}{line} has {_values(len(row))}, expected {n_cols} like row 1{below}. "
+                "Every row needs the same number of values."
+            )
+        cells.extend(row)
+    if len(cells) == 1 and _is_number(cells[0]):
+        raise InputError(
+            f"'{cells[0][:40]}' is a single number (a 0-d scalar). quantviz needs at least a "
+            "vector: type a row of values, e.g. '1, 2, 3'."
+        )
+
+    def locate(i: int) -> str:
+        r, c = divmod(i, n_cols)
+        line_no = rows[r][0]
+        line = f" (line {line_no})" if line_no != r + 1 else ""
+        return f"row {r + 1}{line}, column {c + 1}"
+
+    return _to_floats(cells, locate), (len(rows), n_cols)
+
+
+# --------------------------------------------------------------------------------------------
+# Bracketed literals
+
+
+def _parse_brackets(text: str, max_elements: int) -> tuple[list[float], tuple[int, ...]]:
+    first, last = text.find("["), text.rfind("]")
+    if first < 0 or last < first:
+        raise InputError("The brackets do not match: a '[' or ']' is missing.")
+    prefix, suffix = text[:first], text[last + 1 :]
+    # Bound the prefix before matching so a long run of letters cannot make the regex slow.
+    if len(prefix) > 200 or not _PREFIX.fullmatch(prefix):
+        raise InputError(
+            f"Unexpected text before the first '[': '{prefix.strip()[:40]}'. Paste only the "
+            "numbers, a list like [[1, 2], [3, 4]], or a tensor(...)/array(...) printout."
+        )
+    if not _SUFFIX.fullmatch(suffix):
+        raise InputError(
+            f"Unexpected text after the last ']': '{suffix.strip()[:40]}'. Paste only the "
+            "list or the printout."
+        )
+    body = text[first : last + 1]
+    if ";" in body and body.count("[") == 1:
+        # MATLAB style: [1 2; 3 4]
+        inner = body[1:-1]
+        return _parse_table(inner.replace(";", "\n").replace(",", " "), max_elements)
+    return _parse_nested(body, max_elements)
+
+
+def _parse_nested(body: str, max_elements: int) -> tuple[list[float], tuple[int, ...]]:
+    """Walk the brackets only; each innermost [...] is a row of numbers split in one go.
+
+    The root is implicit, so several top-level lists, one per line, stack into a matrix.
+    """
+    # A frame per open list: [number of finished children, their common shape, index path].
+    stack: list[list] = [[0, None, ()]]
+    cells: list[str] = []
+    leaves: list[tuple[tuple[int, ...], int]] = []  # (index path, first cell) per innermost list
+    pos = 0
+    for m in _BRACKET.finditer(body):
+        between = body[pos : m.start()]
+        pos = m.end()
+        top = stack[-1]
+        if m.group() == "[":
+            if between.strip(_SEPARATORS):
+                raise InputError(_mixed(between))
+            if len(stack) > 5:  # bounds the stack however deep the brackets go
+                raise InputError(
+                    "The list is nested more than 4 levels deep; quantviz handles 1 to 4 "
+                    "dimensions."
+                )
+            stack.append([0, None, (*top[2], top[0])])
+            continue
+        if len(stack) == 1:
+            raise InputError("The brackets do not match: there is a ']' without its '['.")
+        frame = stack.pop()
+        if frame[0] == 0:  # innermost list: its content is the numbers
+            content = between.strip()
+            row = _SPLIT_IN_BRACKETS.split(content) if content else []
+            if row and row[-1] == "":
+                row.pop()  # trailing comma, as Python allows
+            leaves.append((frame[2], len(cells)))
+            cells.extend(row)
+            check_elements(len(cells), max_elements, "The text")
+            shape: tuple[int, ...] = (len(row),)
+        else:
+            if between.strip(_SEPARATORS):
+                raise InputError(_mixed(between))
+            shape = (frame[0], *frame[1])
+        _add_child(stack[-1], shape)
+    if len(stack) != 1:
+        raise InputError("The brackets do not match: a ']' is missing at the end.")
+    n_top, child_shape = stack[0][0], stack[0][1]
+    # One top-level list is the matrix itself; several are stacked as its rows.
+    drop = 1 if n_top == 1 else 0
+    shape = tuple(child_shape) if drop else (n_top, *child_shape)
+    if len(shape) > 4:
+        raise InputError(
+            f"The list has {len(shape)} dimensions; quantviz handles 1 to 4. Paste a slice."
+        )
+    starts = [first for _, first in leaves]
+
+    def locate(i: int) -> str:
+        leaf = bisect.bisect_right(starts, i) - 1
+        path, first = leaves[leaf]
+        return _where((*(p + 1 for p in path[drop:]), i - first + 1))
+
+    return _to_floats(cells, locate), shape
+
+
+def _add_child(parent: list, shape: tuple[int, ...]) -> None:
+    """Record a finished child list and insist its siblings all have the same shape."""
+    if parent[1] is None:
+        parent[1] = shape
+    elif parent[1] != shape:
+        path = [i + 1 for i in parent[2]] + [parent[0] + 1]
+        name = _list_name(path)
+        got = _values(shape[0]) if len(shape) == 1 else f"shape {shape}"
+        want = f"{parent[1][0]}" if len(parent[1]) == 1 else f"shape {parent[1]}"
+        raise InputError(
+            f"{name} has {got}, expected {want} like the one before it. Every row needs the "
+            "same number of values."
+        )
+    parent[0] += 1
+
+
+def _list_name(path: list[int]) -> str:
+    # Usually the outermost list is the matrix itself and its children are the rows.
+    if len(path) <= 2:
+        return f"Row {path[-1]}"
+    return "List [" + "][".join(map(str, path[1:])) + "] (counting from 1)"
+
+
+def _mixed(between: str) -> str:
+    snippet = between.strip(_SEPARATORS)[:40]
+    return (
+        f"'{snippet}' stands next to a nested list; a list must hold either numbers or "
+        "lists, not both. Check the brackets."
+    )
