@@ -64,7 +64,8 @@ def _block_quantile(
     fill = -math.inf if upper else math.inf
     ends = torch.topk(_masked(data, valid, fill), k, dim=1, largest=upper, sorted=True).values
     lo_idx = from_end.floor().long().clamp(max=k - 1)
-    hi_idx = (lo_idx + 1).clamp(max=k - 1)
+    # Never step past a block's last real element: the pad there is ±inf, and inf·0 is NaN.
+    hi_idx = torch.minimum(lo_idx + 1, (n_valid - 1).clamp(max=k - 1))
     frac = (from_end - lo_idx).to(data.dtype)
     a, b = ends.gather(1, lo_idx), ends.gather(1, hi_idx)
     return a + (b - a) * frac
