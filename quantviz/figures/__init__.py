@@ -1,0 +1,28 @@
+"""Plotly figures of quantization, usable from notebooks and the dashboard (no streamlit here).
+
+Every builder returns a ``plotly.graph_objects.Figure``. Tensors of 1 to 4 dims are shown as a
+2-D matrix (1-D as one row, 3-D/4-D as ``shape[0] × rest``); anything bigger than ``max_cells``
+is reduced by max-|x| pooling so outliers stay visible, and the figure says so in its subtitle.
+"""
+
+from quantviz.figures.charts import compare_bar, tradeoff_chart
+from quantviz.figures.distributions import error_histogram, histogram_with_grid
+from quantviz.figures.downsample import DEFAULT_MAX_CELLS, DisplayMatrix, display_matrix
+from quantviz.figures.heatmaps import error_heatmaps_grid, matrix_heatmap, quantization_heatmaps
+from quantviz.figures.learn import number_line
+from quantviz.figures.scales import scales_chart
+
+__all__ = [
+    "DEFAULT_MAX_CELLS",
+    "DisplayMatrix",
+    "compare_bar",
+    "display_matrix",
+    "error_heatmaps_grid",
+    "error_histogram",
+    "histogram_with_grid",
+    "matrix_heatmap",
+    "number_line",
+    "quantization_heatmaps",
+    "scales_chart",
+    "tradeoff_chart",
+]

@@ -1,0 +1,147 @@
+"""Small computations shared by the chart builders: histograms, the grid of one block, and
+validation of (tensor, result) pairs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from quantviz.granularity import PerChannel, to_blocks
+from quantviz.metrics import sqnr_db
+from quantviz.quantize import QuantResult
+
+
+def check_pair(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
+    """Validate that ``result`` is ``qv.quantize(x, ...)``'s output and return ``x`` as float32."""
+    if not isinstance(result, QuantResult):
+        raise ValueError(f"expected a QuantResult from qv.quantize, got {type(result).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if tuple(x.shape) != tuple(result.q.shape):
+        raise ValueError(
+            f"shape mismatch: x is {tuple(x.shape)} but the result is for {tuple(result.q.shape)}"
+        )
+    return x.detach().to(torch.float32)
+
+
+def check_bins(bins: int) -> int:
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= 10_000:
+        raise ValueError(f"bins must be an integer from 1 to 10000, got {bins!r}")
+    return bins
+
+
+def histogram(
+    values: torch.Tensor, bins: int, lo: float | None = None, hi: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and bin edges of the finite entries of ``values`` over ``[lo, hi]``.
+
+    Computed in torch, so only ``bins`` numbers travel to the browser, however big the tensor.
+    A zero-width range is widened so a constant tensor still gets one visible bar.
+    """
+    flat = values.detach().reshape(-1).to(torch.float32)
+    finite = flat[torch.isfinite(flat)] if not bool(torch.isfinite(flat).all()) else flat
+    if finite.numel() == 0:
+        raise ValueError("no finite values to draw a histogram of")
+    lo = float(finite.min()) if lo is None else lo
+    hi = float(finite.max()) if hi is None else hi
+    if not hi > lo:
+        pad = abs(lo) * 0.05 or 0.5
+        lo, hi = lo - pad, hi + pad
+    counts = torch.histc(finite, bins=bins, min=lo, max=hi)
+    edges = np.linspace(lo, hi, bins + 1)
+    return counts.numpy().astype(np.float64), edges
+
+
+@dataclass(frozen=True)
+class BlockGrid:
+    """The integer grid of one block, in real units.
+
+    Attributes:
+        scale: the block's scale.
+        zero_point: its zero point.
+        rep_min: smallest representable value, ``scale · (q_min − zero_point)``.
+        rep_max: largest, ``scale · (q_max − zero_point)``.
+        label: which block ("per-tensor grid", "grid of row 3 (largest scale)").
+    """
+
+    scale: float
+    zero_point: int
+    rep_min: float
+    rep_max: float
+    label: str
+
+
+def widest_block_grid(result: QuantResult) -> BlockGrid:
+    """The grid of the block with the largest scale (the coarsest one), or the only grid for a
+    per-tensor result."""
+    scheme = result.scheme
+    flat = result.scale.reshape(-1)
+    idx = int(torch.argmax(flat))
+    scale = float(flat[idx])
+    zp = int(result.zero_point.reshape(-1)[idx])
+    if result.scale.numel() == 1:
+        label = "per-tensor grid"
+    elif isinstance(scheme.granularity, PerChannel):
+        word = {0: "row", 1: "column"}.get(scheme.granularity.dim, "channel")
+        if result.scale.dim() > 2:
+            word = f"channel (dim {scheme.granularity.dim})"
+        label = f"grid of {word} {idx} (largest scale)"
+    else:
+        pos = tuple(int(i) for i in np.unravel_index(idx, tuple(result.scale.shape)))
+        where = pos[0] if len(pos) == 1 else pos
+        label = f"grid of block {where} (largest scale of {result.num_scales})"
+    return BlockGrid(
+        scale=scale,
+        zero_point=zp,
+        rep_min=scale * (scheme.q_min - zp),
+        rep_max=scale * (scheme.q_max - zp),
+        label=label,
+    )
+
+
+def vertical_segments(
+    xs: list[float] | np.ndarray, y0: float, y1: float
+) -> tuple[list[float | None], list[float | None]]:
+    """x/y lists that draw a vertical segment at each x as one scatter trace."""
+    out_x: list[float | None] = []
+    out_y: list[float | None] = []
+    for v in xs:
+        out_x += [float(v), float(v), None]
+        out_y += [y0, y1, None]
+    return out_x, out_y
+
+
+def level_stride(n_levels: int, max_shown: int) -> int:
+    """Show every ``k``-th grid level so at most ``max_shown`` are drawn."""
+    return max(1, math.ceil(n_levels / max_shown))
+
+
+def quick_metrics(x: torch.Tensor, err: torch.Tensor) -> dict[str, float]:
+    """MSE, SQNR (dB) and max |error| for figure titles, from an error tensor already at hand.
+
+    float32 sums (torch reduces them pairwise, so accurate to a few ulps) keep this several
+    times cheaper than :func:`quantviz.error_metrics` on big tensors; titles show 4 digits.
+    """
+    mse = float(err.square().mean())
+    signal = float(x.square().mean())
+    return {
+        "mse": mse,
+        "sqnr_db": sqnr_db(signal, mse),
+        "max_abs_error": float(err.abs().max()),
+    }
+
+
+def count_clipped(x: torch.Tensor, result: QuantResult) -> int:
+    """How many elements of ``x`` were clamped at the grid's edges: the count of
+    :func:`quantviz.clipped_mask`, computed in the block layout without expanding the scales to
+    every element."""
+    scheme = result.scheme
+    blocks = to_blocks(x.to(torch.float32), scheme.granularity)
+    scale = result.scale.reshape(-1, 1)
+    zp = result.zero_point.reshape(-1, 1).to(torch.float32)
+    level = blocks.data / scale + zp
+    # Pads are NaN and compare False either way, so they never count.
+    return int(((level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)).sum())

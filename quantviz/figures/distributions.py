@@ -1,0 +1,186 @@
+"""Histograms: the values with the quantization grid over them, and the error distribution."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from quantviz.figures._common import (
+    check_bins,
+    check_pair,
+    count_clipped,
+    histogram,
+    level_stride,
+    quick_metrics,
+    vertical_segments,
+    widest_block_grid,
+)
+from quantviz.figures._style import ACCENT, CLIP_COLOR, CLIP_FILL, LEVEL_COLOR, base_layout, fmt
+from quantviz.quantize import QuantResult
+
+# Drawing every level of an 8-bit grid over a 100-bin histogram would grey it out.
+MAX_LEVEL_LINES = 64
+
+
+def _bars(counts: np.ndarray, edges: np.ndarray, name: str, color: str) -> go.Bar:
+    centers = (edges[:-1] + edges[1:]) / 2
+    return go.Bar(
+        x=centers,
+        y=counts,
+        width=float(edges[1] - edges[0]),
+        name=name,
+        marker={"color": color, "line": {"width": 0}},
+        opacity=0.85,
+        customdata=np.stack([edges[:-1], edges[1:]], axis=-1),
+        hovertemplate="[%{customdata[0]:.4g}, %{customdata[1]:.4g}): %{y:,.0f}<extra></extra>",
+    )
+
+
+def histogram_with_grid(
+    x: torch.Tensor, result: QuantResult, bins: int = 100, log_y: bool = False
+) -> go.Figure:
+    """Histogram of ``x`` with the quantization grid's levels and clip points over it.
+
+    For a per-tensor scheme the levels are exact; for finer granularities the grid of the block
+    with the largest scale is drawn and labelled. At most 64 level lines are drawn (every k-th
+    level beyond that, said in the legend). Values beyond the clip points are shaded.
+
+    Args:
+        x: the quantized tensor.
+        result: ``qv.quantize(x, scheme)``.
+        bins: histogram bins (computed in torch; only the counts are sent).
+        log_y: logarithmic count axis, useful for heavy tails.
+
+    Returns:
+        A plotly Figure.
+    """
+    x = check_pair(x, result)
+    bins = check_bins(bins)
+    scheme = result.scheme
+    grid = widest_block_grid(result)
+    x_lo, x_hi = float(x.min()), float(x.max())
+    lo, hi = min(x_lo, grid.rep_min), max(x_hi, grid.rep_max)
+    counts, edges = histogram(x, bins, lo, hi)
+    top = float(counts.max()) * 1.08 or 1.0
+    bottom = 0.8 if log_y else 0.0
+
+    fig = go.Figure(_bars(counts, edges, "values", ACCENT))
+    n_levels = scheme.q_max - scheme.q_min + 1
+    stride = level_stride(n_levels, MAX_LEVEL_LINES)
+    q = np.arange(scheme.q_min, scheme.q_max + 1, stride, dtype=np.float64)
+    levels = grid.scale * (q - grid.zero_point)
+    every = "" if stride == 1 else f", every {stride}th of {n_levels}"
+    lx, ly = vertical_segments(levels, bottom, top)
+    fig.add_trace(
+        go.Scatter(
+            x=lx,
+            y=ly,
+            mode="lines",
+            line={"color": LEVEL_COLOR, "width": 1},
+            name=f"grid levels ({grid.label}{every})",
+            hoverinfo="skip",
+        )
+    )
+    cx, cy = vertical_segments([grid.rep_min, grid.rep_max], bottom, top)
+    fig.add_trace(
+        go.Scatter(
+            x=cx,
+            y=cy,
+            mode="lines",
+            line={"color": CLIP_COLOR, "width": 2, "dash": "dash"},
+            name=f"clip points [{fmt(grid.rep_min)}, {fmt(grid.rep_max)}]",
+            hoverinfo="skip",
+        )
+    )
+    # Shade beyond the clip points (where values round past the grid's edges).
+    half = grid.scale / 2
+    if x_lo < grid.rep_min - half:
+        fig.add_vrect(x0=x_lo, x1=grid.rep_min, fillcolor=CLIP_FILL, line_width=0, layer="below")
+    if x_hi > grid.rep_max + half:
+        fig.add_vrect(x0=grid.rep_max, x1=x_hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
+
+    n_clip = count_clipped(x, result)
+    share = n_clip / x.numel()
+    note = (
+        f"{grid.label}: step {fmt(grid.scale)}, zero point {grid.zero_point}; "
+        f"{n_clip:,} of {x.numel():,} values clipped ({share:.2%})"
+    )
+    base_layout(fig, f"values and the {scheme.label()} grid", note, height=420)
+    fig.update_layout(
+        bargap=0,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+    )
+    fig.update_xaxes(title_text="value")
+    fig.update_yaxes(title_text="count", type="log" if log_y else "linear")
+    if not log_y:
+        fig.update_yaxes(range=[0, top])
+    return fig
+
+
+def error_histogram(
+    x: torch.Tensor,
+    x_hat: torch.Tensor,
+    bins: int = 100,
+    result: QuantResult | None = None,
+    log_y: bool = False,
+) -> go.Figure:
+    """Distribution of the error ``x̂ − x``.
+
+    With ``result`` given, ``±scale/2`` is marked: for a per-tensor scheme every unclipped error
+    lies inside it; for finer granularities the largest block's ``±scale/2`` bounds them all.
+
+    Args:
+        x: the original tensor.
+        x_hat: its reconstruction, same shape.
+        bins: histogram bins.
+        result: the quantization behind ``x_hat`` (optional), for the ``±scale/2`` marks.
+        log_y: logarithmic count axis (clipping errors are rare but large).
+
+    Returns:
+        A plotly Figure.
+    """
+    for name, t in (("x", x), ("x_hat", x_hat)):
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if x.shape != x_hat.shape:
+        raise ValueError(f"shape mismatch: x is {tuple(x.shape)}, x_hat is {tuple(x_hat.shape)}")
+    bins = check_bins(bins)
+    x = x.detach().to(torch.float32)
+    err = x_hat.detach().to(torch.float32) - x
+    m = float(err.abs().max()) if err.numel() else 0.0
+    half = None
+    if result is not None:
+        check_pair(x, result)
+        half = widest_block_grid(result).scale / 2
+        m = max(m, half)
+    m = m * 1.05 or 1.0
+    counts, edges = histogram(err, bins, -m, m)
+    top = float(counts.max()) * 1.08 or 1.0
+    bottom = 0.8 if log_y else 0.0
+    fig = go.Figure(_bars(counts, edges, "error", ACCENT))
+    if half is not None:
+        label = "±scale/2" if result.num_scales == 1 else "±(largest scale)/2"
+        hx, hy = vertical_segments([-half, half], bottom, top)
+        fig.add_trace(
+            go.Scatter(
+                x=hx,
+                y=hy,
+                mode="lines",
+                line={"color": LEVEL_COLOR, "width": 2, "dash": "dash"},
+                name=f"{label} = ±{fmt(half)} (rounding bound)",
+                hoverinfo="skip",
+            )
+        )
+    metrics = quick_metrics(x, err)
+    note = (
+        f"MSE {fmt(metrics['mse'])}, max |error| {fmt(metrics['max_abs_error'])}, "
+        f"mean error {fmt(float(err.mean()))}"
+    )
+    base_layout(fig, "error distribution (dequantized − original)", note, height=380)
+    fig.update_layout(bargap=0, legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
+    fig.update_xaxes(title_text="error", range=[-m, m])
+    fig.update_yaxes(title_text="count", type="log" if log_y else "linear")
+    if not log_y:
+        fig.update_yaxes(range=[0, top])
+    return fig

@@ -1,0 +1,286 @@
+"""Heatmaps: one matrix, the four-panel view of a quantization, and error maps side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from quantviz.figures._common import check_pair, quick_metrics
+from quantviz.figures._layout import (
+    SMALL_MATRIX,
+    block_boundaries,
+    boundary_trace,
+    heatmap_trace,
+    panel_height,
+)
+from quantviz.figures._style import (
+    ERRORS,
+    INTEGERS,
+    base_layout,
+    fmt,
+    symmetric_limit,
+    value_range,
+)
+from quantviz.figures.downsample import (
+    DEFAULT_MAX_CELLS,
+    DisplayMatrix,
+    display_matrix,
+    gather_like,
+)
+from quantviz.quantize import QuantResult
+
+_COLORBAR = {"thickness": 12, "outlinewidth": 0}
+
+
+def _finite_range(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 0.0
+    return float(finite.min()), float(finite.max())
+
+
+def _auto_show_values(dm: DisplayMatrix, show_values: bool | None) -> bool:
+    if show_values is not None:
+        return bool(show_values)
+    rows, cols = dm.values.shape
+    return not dm.downsampled and rows <= SMALL_MATRIX and cols <= SMALL_MATRIX
+
+
+def _style_matrix_axes(fig: go.Figure) -> None:
+    """Matrix orientation (row 0 on top), integer ticks, no grid lines over the cells."""
+    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, tickformat="d")
+    fig.update_xaxes(showgrid=False, zeroline=False, tickformat="d")
+
+
+def matrix_heatmap(
+    x: torch.Tensor,
+    title: str = "",
+    max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
+    colorscale: str | None = None,
+    zmin: float | None = None,
+    zmax: float | None = None,
+) -> go.Figure:
+    """One tensor as a heatmap (the Home page preview).
+
+    Args:
+        x: tensor with 1 to 4 dims; bigger than ``max_cells`` is max-|x| pooled.
+        title: figure title.
+        max_cells: display bound ``(rows, cols)``.
+        colorscale: plotly colour scale; default diverging around 0 when the values straddle 0,
+            sequential otherwise.
+        zmin: lower colour limit (default from the data).
+        zmax: upper colour limit (default from the data).
+
+    Returns:
+        A plotly Figure; the reshape/downsampling note is the subtitle.
+    """
+    dm = display_matrix(x, max_cells)
+    auto_scale, lo, hi = value_range(*_finite_range(dm.values))
+    show = _auto_show_values(dm, None)
+    trace = heatmap_trace(dm, name="value", text_format=".3g" if show else None)
+    trace.update(
+        colorscale=colorscale or auto_scale,
+        zmin=lo if zmin is None else zmin,
+        zmax=hi if zmax is None else zmax,
+        colorbar=_COLORBAR,
+    )
+    fig = go.Figure(trace)
+    rows, cols = dm.values.shape
+    base_layout(fig, title, dm.note, height=panel_height(rows, cols, 700) + 140)
+    fig.update_xaxes(title_text="column")
+    fig.update_yaxes(title_text="row")
+    _style_matrix_axes(fig)
+    return fig
+
+
+def quantization_heatmaps(
+    x: torch.Tensor,
+    result: QuantResult,
+    max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
+    show_values: bool | None = None,
+) -> go.Figure:
+    """Four linked panels: original, quantized integers, dequantized and error.
+
+    Original and dequantized share one colour axis; the integers use the full grid
+    ``q_min … q_max`` (so an unused part of the grid shows); the error ``x̂ − x`` uses a diverging
+    scale centred at 0. Zoom and pan are shared. Big matrices are max-|x| pooled per panel (the
+    integer panel shows the integer behind each displayed dequantized value). Block boundaries
+    are drawn when there are at most 64 per direction.
+
+    Args:
+        x: the quantized tensor (1 to 4 dims).
+        result: ``qv.quantize(x, scheme)``.
+        max_cells: display bound per panel.
+        show_values: print values in the cells; None prints them for matrices up to 16×16.
+
+    Returns:
+        A plotly Figure (2×2 grid, reading order original → integers → dequantized → error).
+    """
+    x = check_pair(x, result)
+    scheme = result.scheme
+    x_hat = result.dequantize()
+    err = x_hat - x
+    dm_x = display_matrix(x, max_cells)
+    dm_hat = display_matrix(x_hat, max_cells)
+    dm_err = display_matrix(err, max_cells)
+    q_vals = gather_like(result.q, dm_hat)
+    show = _auto_show_values(dm_x, show_values)
+
+    lo_x, hi_x = _finite_range(dm_x.values)
+    lo_h, hi_h = _finite_range(dm_hat.values)
+    values_scale, vmin, vmax = value_range(min(lo_x, lo_h), max(hi_x, hi_h))
+    err_lim = symmetric_limit(float(np.abs(dm_err.values).max()))
+
+    q_text = f"quantized integers ({scheme.format_name}: {scheme.q_min} … {scheme.q_max})"
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=("original", q_text, "dequantized", "error (dequantized − original)"),
+        horizontal_spacing=0.14,
+        vertical_spacing=0.12,
+    )
+    panels = [
+        (dm_x, None, "original", "coloraxis", "value", ".5g", ".3g"),
+        (dm_hat, q_vals, "quantized", "coloraxis2", "q", ".0f", ".0f"),
+        (dm_hat, None, "dequantized", "coloraxis", "value", ".5g", ".3g"),
+        (dm_err, None, "error", "coloraxis3", "error", ".3g", ".2g"),
+    ]
+    n_rows, n_cols = dm_x.matrix_shape
+    cols_b, rows_b = block_boundaries(tuple(x.shape), scheme.granularity)
+    for i, (dm, z, name, axis, label, vfmt, tfmt) in enumerate(panels):
+        row, col = divmod(i, 2)
+        trace = heatmap_trace(
+            dm,
+            z=z,
+            name=name,
+            coloraxis=axis,
+            value_label=label,
+            value_format=vfmt,
+            text_format=tfmt if show else None,
+        )
+        fig.add_trace(trace, row=row + 1, col=col + 1)
+        if cols_b or rows_b:
+            lines = boundary_trace(cols_b, rows_b, n_rows, n_cols)
+            fig.add_trace(lines, row=row + 1, col=col + 1)
+
+    left = fig.layout.xaxis.domain
+    right = fig.layout.xaxis2.domain
+    top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis3.domain
+    fig.update_layout(
+        coloraxis={
+            "colorscale": values_scale,
+            "cmin": vmin,
+            "cmax": vmax,
+            "colorbar": {**_COLORBAR, "x": left[1] + 0.01, "y": 0.5, "len": 1.0, "title": "value"},
+        },
+        coloraxis2={
+            "colorscale": INTEGERS,
+            "cmin": scheme.q_min,
+            "cmax": scheme.q_max,
+            "colorbar": {
+                **_COLORBAR,
+                "x": right[1] + 0.01,
+                "y": (top[0] + top[1]) / 2,
+                "len": top[1] - top[0],
+                "title": "q",
+            },
+        },
+        coloraxis3={
+            "colorscale": ERRORS,
+            "cmid": 0.0,
+            "cmin": -err_lim,
+            "cmax": err_lim,
+            "colorbar": {
+                **_COLORBAR,
+                "x": right[1] + 0.01,
+                "y": (bottom[0] + bottom[1]) / 2,
+                "len": bottom[1] - bottom[0],
+                "title": "error",
+            },
+        },
+    )
+    metrics = quick_metrics(x, err)
+    title = (
+        f"{scheme.label()} — MSE {fmt(metrics['mse'])}, SQNR {fmt(metrics['sqnr_db'], 3)} dB, "
+        f"{result.num_scales} scale{'s' if result.num_scales != 1 else ''}"
+    )
+    rows, cols = dm_x.values.shape
+    base_layout(fig, title, dm_x.note, height=2 * panel_height(rows, cols) + 200)
+    fig.update_xaxes(matches="x")
+    fig.update_yaxes(matches="y")
+    fig.update_xaxes(title_text="column", row=2)
+    fig.update_yaxes(title_text="row", col=1)
+    _style_matrix_axes(fig)
+    return fig
+
+
+def error_heatmaps_grid(
+    x: torch.Tensor,
+    results: Sequence[QuantResult],
+    max_cells: tuple[int, int] | int = (64, 64),
+    cols: int = 3,
+) -> go.Figure:
+    """One error map ``x̂ − x`` per scheme, side by side on one diverging scale centred at 0.
+
+    Args:
+        x: the quantized tensor.
+        results: ``qv.quantize(x, scheme)`` for each scheme to compare.
+        max_cells: display bound per panel.
+        cols: panels per row.
+
+    Returns:
+        A plotly Figure with linked zoom; panel titles carry each scheme's label and MSE.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("error_heatmaps_grid needs at least one QuantResult, got none")
+    if isinstance(cols, bool) or not isinstance(cols, int) or cols < 1:
+        raise ValueError(f"cols must be a positive integer, got {cols!r}")
+    for res in results:
+        check_pair(x, res)
+    x = x.detach().to(torch.float32)
+    cols = min(cols, len(results))
+    n_grid_rows = -(-len(results) // cols)
+    errors, titles = [], []
+    for res in results:
+        err = res.dequantize() - x
+        errors.append(display_matrix(err, max_cells))
+        titles.append(f"{res.scheme.label()}<br>MSE {fmt(quick_metrics(x, err)['mse'])}")
+    lim = symmetric_limit(max(float(np.abs(dm.values).max()) for dm in errors))
+    fig = make_subplots(
+        rows=n_grid_rows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=0.06,
+        vertical_spacing=0.18 / n_grid_rows,
+    )
+    n_rows, n_cols = errors[0].matrix_shape
+    for i, (dm, res) in enumerate(zip(errors, results, strict=True)):
+        r, c = divmod(i, cols)
+        trace = heatmap_trace(
+            dm, name=res.scheme.label(), coloraxis="coloraxis", value_label="error"
+        )
+        fig.add_trace(trace, row=r + 1, col=c + 1)
+        cols_b, rows_b = block_boundaries(tuple(x.shape), res.scheme.granularity)
+        if cols_b or rows_b:
+            fig.add_trace(boundary_trace(cols_b, rows_b, n_rows, n_cols), row=r + 1, col=c + 1)
+    fig.update_layout(
+        coloraxis={
+            "colorscale": ERRORS,
+            "cmid": 0.0,
+            "cmin": -lim,
+            "cmax": lim,
+            "colorbar": {**_COLORBAR, "title": "error"},
+        }
+    )
+    rows, cols_d = errors[0].values.shape
+    height = n_grid_rows * (panel_height(rows, cols_d, 1100 / cols) + 70) + 120
+    base_layout(fig, "error (dequantized − original) per scheme", errors[0].note, height=height)
+    fig.update_xaxes(matches="x")
+    fig.update_yaxes(matches="y")
+    _style_matrix_axes(fig)
+    return fig

@@ -1,0 +1,186 @@
+"""The scales (and zero points) a quantization chose, one per tensor, channel, group or block."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from quantviz.figures._layout import heatmap_trace, panel_height
+from quantviz.figures._style import ACCENT, HIGHLIGHT, INTEGERS, VALUES_SEQUENTIAL, base_layout, fmt
+from quantviz.figures.downsample import display_matrix, gather_like
+from quantviz.granularity import PerBlock, PerChannel, PerGroup
+from quantviz.quantize import QuantResult
+
+# Longer per-channel/per-group series are max-pooled to this many points.
+MAX_POINTS = 2048
+_BARS_UP_TO = 64
+
+
+def _axis_word(result: QuantResult) -> str:
+    gran = result.scheme.granularity
+    if isinstance(gran, PerChannel):
+        return {0: "row", 1: "column"}.get(gran.dim, f"index along dim {gran.dim}")
+    if isinstance(gran, PerGroup):
+        return "group"
+    return "block"
+
+
+def _grid_words(result: QuantResult) -> tuple[str, str]:
+    gran = result.scheme.granularity
+    if isinstance(gran, PerBlock):
+        return "block row", "block column"
+    if isinstance(gran, PerGroup) and gran.dim % result.scale.dim() != 0:
+        return "row", "group"
+    if isinstance(gran, PerGroup):
+        return "group", "column"
+    return "row", "column"
+
+
+def _series_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
+    """Scales along one axis: bars for a few, a line for many (max-pooled past MAX_POINTS)."""
+    scale = result.scale.reshape(-1)
+    dm = display_matrix(scale, (1, MAX_POINTS))
+    y = dm.values[0]
+    idx = dm.source_cols[0]
+    word = _axis_word(result)
+    fig = make_subplots(specs=[[{"secondary_y": asym}]])
+    hover = f"{word} %{{x}}<br>scale %{{y:.5g}}<extra></extra>"
+    if len(y) <= _BARS_UP_TO:
+        trace = go.Bar(x=idx, y=y, name="scale", marker_color=ACCENT, hovertemplate=hover)
+    else:
+        trace = go.Scatter(
+            x=idx, y=y, mode="lines", name="scale", line={"color": ACCENT}, hovertemplate=hover
+        )
+    fig.add_trace(trace, secondary_y=False)
+    if asym:
+        zp = gather_like(result.zero_point.reshape(-1), dm)[0]
+        fig.add_trace(
+            go.Scatter(
+                x=idx,
+                y=zp,
+                mode="markers" if len(y) <= _BARS_UP_TO else "lines",
+                name="zero point",
+                marker={"color": HIGHLIGHT, "size": 8, "symbol": "diamond"},
+                line={"color": HIGHLIGHT},
+                hovertemplate=f"{word} %{{x}}<br>zero point %{{y:.0f}}<extra></extra>",
+            ),
+            secondary_y=True,
+        )
+        fig.update_yaxes(title_text="zero point", secondary_y=True, showgrid=False)
+    fig.update_xaxes(title_text=word)
+    fig.update_yaxes(title_text="scale", secondary_y=False, rangemode="tozero")
+    return fig, dm.note
+
+
+def _grid_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
+    """Scales (and zero points) of a 2-D or deeper grid as heatmaps."""
+    dm = display_matrix(result.scale)
+    words = _grid_words(result)
+    fig = make_subplots(
+        rows=1,
+        cols=2 if asym else 1,
+        subplot_titles=("scale", "zero point") if asym else None,
+        horizontal_spacing=0.16,
+    )
+    trace = heatmap_trace(dm, name="scale", coloraxis="coloraxis", axis_words=words)
+    fig.add_trace(trace, row=1, col=1)
+    bar = {"thickness": 12, "outlinewidth": 0}
+    fig.update_layout(
+        coloraxis={
+            "colorscale": VALUES_SEQUENTIAL,
+            "colorbar": {**bar, "title": "scale", "x": 0.42 if asym else 1.02},
+        }
+    )
+    if asym:
+        zp = gather_like(result.zero_point.to(torch.float32), dm)
+        fig.add_trace(
+            heatmap_trace(
+                dm,
+                z=zp,
+                name="zero point",
+                coloraxis="coloraxis2",
+                value_format=".0f",
+                axis_words=words,
+            ),
+            row=1,
+            col=2,
+        )
+        scheme = result.scheme
+        fig.update_layout(
+            coloraxis2={
+                "colorscale": INTEGERS,
+                "cmin": scheme.q_min,
+                "cmax": scheme.q_max,
+                "colorbar": {**bar, "title": "zero point"},
+            }
+        )
+    fig.update_yaxes(autorange="reversed", title_text=words[0], showgrid=False, tickformat="d")
+    fig.update_xaxes(title_text=words[1], showgrid=False, tickformat="d")
+    fig.update_xaxes(matches="x")
+    fig.update_yaxes(matches="y")
+    rows, cols = dm.values.shape
+    fig.update_layout(height=panel_height(rows, cols, 900 / (2 if asym else 1)) + 160)
+    return fig, dm.note
+
+
+def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> go.Figure:
+    """Every scale the quantization chose: bars (or a line) per channel or group, a heatmap for
+    2-D grids (per-group over a matrix, per-block), zero points beside them when asymmetric.
+
+    Args:
+        result: ``qv.quantize(x, scheme)``.
+        x_shape: the shape of the quantized tensor (checked against the result).
+
+    Returns:
+        A plotly Figure; the subtitle gives the spread of the scales.
+    """
+    if not isinstance(result, QuantResult):
+        raise ValueError(f"expected a QuantResult from qv.quantize, got {type(result).__name__}")
+    if tuple(x_shape) != tuple(result.q.shape):
+        raise ValueError(
+            f"shape mismatch: x_shape {tuple(x_shape)} but the result is for "
+            f"{tuple(result.q.shape)}"
+        )
+    scheme = result.scheme
+    asym = not scheme.symmetric
+    scale = result.scale.to(torch.float32)
+    lo, hi = float(scale.min()), float(scale.max())
+    spread = f"; largest / smallest = {hi / lo:.3g}×" if lo > 0 and result.num_scales > 1 else ""
+    plural = "s" if result.num_scales != 1 else ""
+    note = f"{result.num_scales:,} scale{plural}, from {fmt(lo)} to {fmt(hi)}{spread}"
+    grid_dims = sum(1 for n in scale.shape if n > 1)
+    if result.num_scales == 1:
+        fig = _single_figure(result, asym)
+        height = 300
+    elif grid_dims <= 1:
+        fig, extra = _series_figure(result, asym)
+        note = f"{note}; {extra}" if extra else note
+        height = 380
+    else:
+        fig, extra = _grid_figure(result, asym)
+        note = f"{note}; {extra}" if extra else note
+        height = fig.layout.height
+    base_layout(fig, f"scales of {scheme.label()}", note, height=height)
+    return fig
+
+
+def _single_figure(result: QuantResult, asym: bool) -> go.Figure:
+    """A per-tensor result: one bar for the scale, the zero point in the label."""
+    s = float(result.scale.reshape(-1)[0])
+    label = f"scale {fmt(s, 5)}"
+    if asym:
+        label += f", zero point {int(result.zero_point.reshape(-1)[0])}"
+    fig = go.Figure(
+        go.Bar(
+            x=[s],
+            y=["whole tensor"],
+            orientation="h",
+            text=[label],
+            textposition="auto",
+            marker_color=ACCENT,
+            hovertemplate="scale %{x:.6g}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="scale", rangemode="tozero")
+    return fig
