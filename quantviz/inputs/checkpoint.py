@@ -254,7 +254,7 @@ def _open_bytes(
     if kind == fmt.TEXT:
         return _text_source(data, stem, what, max_elements, max_text_bytes)
     if kind == fmt.NPY:
-        return read_npy(data, stem, what)
+        return read_npy(data, stem, what, max_elements)
     if kind == fmt.NPZ:
         return read_npz(io.BytesIO(data), what, max_file_bytes, max_elements)
     if kind == fmt.TORCH:
@@ -291,7 +291,11 @@ def _open_path(path: Path, limits: tuple[int, int, int]) -> RawSource:
     with path.open("rb") as f:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     try:
-        raw = read_npy(mm, stem, what) if kind == fmt.NPY else read_safetensors(mm, what)
+        raw = (
+            read_npy(mm, stem, what, max_elements)
+            if kind == fmt.NPY
+            else read_safetensors(mm, what)
+        )
     except BaseException:
         mm.close()
         raise

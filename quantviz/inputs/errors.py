@@ -20,6 +20,12 @@ MAX_TEXT_BYTES = 16 * 2**20
 MAX_FILE_BYTES = 2 * 2**30
 """Bytes of an uploaded file, or of a file that must be read whole (not memory mapped)."""
 
+BAD_DATA = (Exception,)
+"""What third-party parsers may raise on hostile bytes. zipfile, numpy's header parser
+(ast.literal_eval) and torch raise a zoo of types there (NotImplementedError, SyntaxError,
+tokenize.TokenError, struct.error, MemoryError, ...), so around those calls any Exception means
+"this data is bad" and becomes an InputError; InputError itself is re-raised untouched."""
+
 FLOAT_DTYPES = frozenset(
     {
         torch.float16,
@@ -153,7 +159,8 @@ def check_finite(t: torch.Tensor, what: str = "The tensor", text_style: bool = F
 def _sum_is_finite(t: torch.Tensor) -> bool:
     if t.dtype in (torch.float32, torch.float64) and t.device.type == "cpu":
         arr = t.detach().numpy()
-        return bool(np.isfinite(arr.sum(dtype=arr.dtype)))
+        with np.errstate(all="ignore"):  # inf - inf in the sum is expected here, not a bug
+            return bool(np.isfinite(arr.sum(dtype=arr.dtype)))
     return bool(torch.isfinite(t.sum()))
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import io
 import math
 import zipfile
-import zlib
 from typing import Any
 
 import numpy as np
 import torch
 
 from quantviz.inputs._raw import RawEntry, RawSource
-from quantviz.inputs.errors import InputError, fmt_count, fmt_shape
+from quantviz.inputs.errors import BAD_DATA, InputError, check_elements, fmt_count, fmt_shape
 
 _MAX_NPY_HEADER = 1 << 16
 
@@ -56,7 +55,7 @@ def read_npy_header(fp: Any, what: str) -> tuple[tuple[int, ...], np.dtype, bool
         if version == (2, 0):
             shape, fortran, dtype = fmt.read_array_header_2_0(fp, max_header_size=_MAX_NPY_HEADER)
             return shape, dtype, fortran
-    except (ValueError, EOFError, OSError, SyntaxError, TypeError, UnicodeDecodeError) as e:
+    except BAD_DATA as e:
         raise InputError(
             f"{what} is truncated or corrupted: its header is unreadable ({e})."
         ) from None
@@ -64,10 +63,11 @@ def read_npy_header(fp: Any, what: str) -> tuple[tuple[int, ...], np.dtype, bool
     raise InputError(f"{what} uses .npy format version {version}, which quantviz does not read.")
 
 
-def read_npy(buf: Any, name: str, what: str = "The .npy file") -> RawSource:
+def read_npy(buf: Any, name: str, what: str, max_elements: int) -> RawSource:
     """A .npy buffer (bytes or mmap) -> one entry; reading copies only the array's bytes."""
     head = io.BytesIO(bytes(buf[: _MAX_NPY_HEADER + 16]))
     shape, dtype, fortran = read_npy_header(head, what)
+    check_elements(math.prod(shape), max_elements, what)
     offset = head.tell()
     entry = _npy_entry(name, shape, dtype, what, len(buf) - offset)
 
@@ -131,7 +131,7 @@ def read_npz(fileobj: Any, what: str, max_file_bytes: int, max_elements: int) ->
     try:
         zf = zipfile.ZipFile(fileobj)
         infos = [i for i in zf.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except BAD_DATA as e:
         raise InputError(f"{what} is truncated or corrupted ({e}).") from None
     total = sum(i.file_size for i in infos)
     if total > max_file_bytes:
@@ -162,7 +162,9 @@ def _npz_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> RawEntr
         with zf.open(info) as f:
             shape, dtype, fortran = read_npy_header(f, member)
             header_len = f.tell()
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as e:
+    except InputError:
+        raise
+    except BAD_DATA as e:
         raise InputError(f"{member} is truncated or corrupted ({e}).") from None
     entry = _npy_entry(name, shape, dtype, member, info.file_size - header_len)
     nbytes = entry.nbytes
@@ -172,7 +174,7 @@ def _npz_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> RawEntr
             with zf.open(info) as f:
                 f.read(header_len)
                 data = f.read(nbytes)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as e:
+        except BAD_DATA as e:
             raise InputError(f"{member} is truncated or corrupted ({e}).") from None
         if len(data) != nbytes:
             raise InputError(f"{member} is truncated: its data ends early.")

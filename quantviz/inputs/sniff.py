@@ -12,7 +12,7 @@ import struct
 import zipfile
 from pathlib import PurePath
 
-from quantviz.inputs.errors import InputError
+from quantviz.inputs.errors import BAD_DATA, InputError
 
 SAFETENSORS, NPY, NPZ, TORCH, TEXT = "safetensors", "npy", "npz", "torch", "text"
 
@@ -68,12 +68,13 @@ def sniff(head: bytes, zip_names: list[str] | None = None) -> str:
         return NPY
     if head.startswith(_ZIP_MAGIC):
         return _zip_kind(zip_names or [])
-    if head[:1] == b"\x80":  # pickle protocol 2+: a legacy (non-zip) torch.save file
-        return TORCH
     if len(head) >= 9 and head[8:9] == b"{":
         (n,) = struct.unpack("<Q", head[:8])
         if 2 <= n < 2**40:  # a real length has zero high bytes; text never has NUL bytes
             return SAFETENSORS
+    # Checked after safetensors: a header length of 128..255 also starts with 0x80.
+    if head[:1] == b"\x80":  # pickle protocol 2+: a legacy (non-zip) torch.save file
+        return TORCH
     if looks_like_text(head):
         return TEXT
     raise InputError(
@@ -104,7 +105,7 @@ def zip_names(data: bytes | os.PathLike) -> list[str]:
         f = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
         with zipfile.ZipFile(f) as zf:
             return zf.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+    except BAD_DATA as e:
         raise InputError(f"The zip archive is truncated or corrupted ({e}).") from None
 
 

@@ -11,6 +11,7 @@ import io
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 
 from quantviz.inputs._raw import RawSource, entry_for_tensor
-from quantviz.inputs.errors import InputError, fmt_count
+from quantviz.inputs.errors import BAD_DATA, InputError, fmt_count
 
 _MAX_DEPTH = 32
 
@@ -47,8 +48,10 @@ def read_torch(
     is_path = not isinstance(source, bytes | bytearray | memoryview)
     f: Any = os.fspath(source) if is_path else io.BytesIO(source)
     try:
-        # mmap only works for zip checkpoints on disk; bytes are already in memory.
-        obj = torch.load(f, map_location="cpu", weights_only=True, mmap=is_path and is_zip)
+        with warnings.catch_warnings():  # e.g. "unusual pickle protocol" on corrupted files
+            warnings.simplefilter("ignore")
+            # mmap only works for zip checkpoints on disk; bytes are already in memory.
+            obj = torch.load(f, map_location="cpu", weights_only=True, mmap=is_path and is_zip)
     except pickle.UnpicklingError as e:
         # A refused GLOBAL means the pickle references a class or function: code, not data.
         if re.search(r"\bglobal\b", str(e), re.IGNORECASE):
@@ -59,7 +62,7 @@ def read_torch(
                 "torch.save(model.state_dict(), 'weights.pt'), or use safetensors."
             ) from None
         raise InputError(f"{what} is truncated or corrupted ({_short(e)}).") from None
-    except Exception as e:  # torch raises many types (RuntimeError, EOFError, ...) on bad data
+    except BAD_DATA as e:
         raise InputError(f"{what} is truncated or corrupted ({_short(e)}).") from None
     if isinstance(obj, torch.Tensor):
         return RawSource([entry_for_tensor(stem, obj)], single=True)
@@ -89,7 +92,7 @@ def _check_zip_sizes(source: Any, what: str, max_file_bytes: int) -> None:
         f = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
         with zipfile.ZipFile(f) as zf:
             total = sum(i.file_size for i in zf.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+    except BAD_DATA as e:
         raise InputError(f"{what} is truncated or corrupted ({e}).") from None
     if total > max_file_bytes:
         raise InputError(
