@@ -128,7 +128,7 @@ def parse_scheme(text: str) -> QuantScheme:
     Raises:
         ValueError: naming the part that could not be read.
     """
-    raw = text.strip().lower()
+    raw = text.strip().lower().replace("_", "-")
     match = re.match(r"^(u?)int(\d+)[-\s]+(sym|asym)[-\s]+(.+)$", raw)
     if not match:
         raise ValueError(
