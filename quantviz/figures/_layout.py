@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from quantviz.figures._style import BOUNDARY_COLOR
+from quantviz.figures._style import BOUNDARY_COLOR, BOUNDARY_COLOR_DENSE
 from quantviz.figures.downsample import DisplayMatrix
 from quantviz.granularity import (
     Granularity,
@@ -32,6 +32,8 @@ MAX_LINES = 64
 # The general (id-map) boundary finder for 3-D/4-D tensors materializes one int per element.
 _MAX_ID_MAP = 1 << 22
 SMALL_MATRIX = 16
+# Axes up to this many indices get a tick at every index.
+SMALL_AXIS = 20
 
 
 def heatmap_trace(
@@ -164,17 +166,33 @@ def boundary_trace(cols: list[int], rows: list[int], n_rows: int, n_cols: int) -
     for r in rows:
         xs += [-0.5, n_cols - 0.5, None]
         ys += [r - 0.5, r - 0.5, None]
+    # Many lines get thinner and fainter so the cells between them still read.
+    dense = len(cols) > 16 or len(rows) > 16
+    line = {"color": BOUNDARY_COLOR_DENSE, "width": 0.8} if dense else {"color": BOUNDARY_COLOR}
     return go.Scatter(
         x=xs,
         y=ys,
         mode="lines",
-        line={"color": BOUNDARY_COLOR, "width": 1.2},
+        line={"width": 1.2, **line},
         hoverinfo="skip",
         showlegend=False,
         name="block boundaries",
     )
 
 
-def panel_height(disp_rows: int, disp_cols: int, panel_width: float = 520.0) -> int:
-    """A panel height in pixels that keeps cells roughly square, within 90–420 px."""
-    return int(min(420.0, max(90.0, panel_width * disp_rows / max(disp_cols, 1))))
+def panel_height(disp_rows: int, disp_cols: int, panel_width: float = 540.0) -> int:
+    """A panel height in pixels that keeps cells roughly square, within 90–340 px."""
+    return int(min(340.0, max(90.0, panel_width * disp_rows / max(disp_cols, 1))))
+
+
+def integer_ticks(fig: go.Figure, n_rows: int, n_cols: int, **where: int) -> None:
+    """One tick per index on short axes (plotly would otherwise put ticks at halves), automatic
+    integer ticks on long ones; row 0 on top like a printed matrix."""
+    for n, update in ((n_cols, fig.update_xaxes), (n_rows, fig.update_yaxes)):
+        if n <= SMALL_AXIS:
+            update(tickmode="linear", tick0=0, dtick=1, **where)
+        else:
+            update(tickmode="auto", tickformat="d", **where)
+    fig.update_yaxes(autorange="reversed", **where)
+    fig.update_xaxes(showgrid=False, zeroline=False, **where)
+    fig.update_yaxes(showgrid=False, zeroline=False, **where)

@@ -20,6 +20,7 @@ GRID_COLOR = "rgba(128, 128, 128, 0.25)"
 # Block boundaries sit on top of heatmaps of any colour: a dark translucent line reads on the
 # white middle of RdBu as well as on saturated cells, in either theme.
 BOUNDARY_COLOR = "rgba(30, 30, 30, 0.7)"
+BOUNDARY_COLOR_DENSE = "rgba(30, 30, 30, 0.4)"
 CLIP_COLOR = "rgba(214, 39, 40, 0.9)"
 CLIP_FILL = "rgba(214, 39, 40, 0.12)"
 LEVEL_COLOR = "rgba(255, 127, 14, 0.75)"

@@ -15,6 +15,7 @@ from quantviz.figures._layout import (
     block_boundaries,
     boundary_trace,
     heatmap_trace,
+    integer_ticks,
     panel_height,
 )
 from quantviz.figures._style import (
@@ -48,12 +49,6 @@ def _auto_show_values(dm: DisplayMatrix, show_values: bool | None) -> bool:
         return bool(show_values)
     rows, cols = dm.values.shape
     return not dm.downsampled and rows <= SMALL_MATRIX and cols <= SMALL_MATRIX
-
-
-def _style_matrix_axes(fig: go.Figure) -> None:
-    """Matrix orientation (row 0 on top), integer ticks, no grid lines over the cells."""
-    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, tickformat="d")
-    fig.update_xaxes(showgrid=False, zeroline=False, tickformat="d")
 
 
 def matrix_heatmap(
@@ -93,7 +88,7 @@ def matrix_heatmap(
     base_layout(fig, title, dm.note, height=panel_height(rows, cols, 700) + 140)
     fig.update_xaxes(title_text="column")
     fig.update_yaxes(title_text="row")
-    _style_matrix_axes(fig)
+    integer_ticks(fig, *dm.matrix_shape)
     return fig
 
 
@@ -209,12 +204,13 @@ def quantization_heatmaps(
         f"{result.num_scales} scale{'s' if result.num_scales != 1 else ''}"
     )
     rows, cols = dm_x.values.shape
-    base_layout(fig, title, dm_x.note, height=2 * panel_height(rows, cols) + 200)
+    base_layout(fig, title, dm_x.note, height=2 * panel_height(rows, cols) + 220)
+    fig.update_layout(margin={"t": 120 if dm_x.note else 90})
     fig.update_xaxes(matches="x")
     fig.update_yaxes(matches="y")
     fig.update_xaxes(title_text="column", row=2)
     fig.update_yaxes(title_text="row", col=1)
-    _style_matrix_axes(fig)
+    integer_ticks(fig, n_rows, n_cols)
     return fig
 
 
@@ -280,7 +276,8 @@ def error_heatmaps_grid(
     rows, cols_d = errors[0].values.shape
     height = n_grid_rows * (panel_height(rows, cols_d, 1100 / cols) + 70) + 120
     base_layout(fig, "error (dequantized − original) per scheme", errors[0].note, height=height)
+    fig.update_layout(margin={"t": 140 if errors[0].note else 110})
     fig.update_xaxes(matches="x")
     fig.update_yaxes(matches="y")
-    _style_matrix_axes(fig)
+    integer_ticks(fig, n_rows, n_cols)
     return fig

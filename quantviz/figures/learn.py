@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from quantviz.figures._common import level_stride
+from quantviz.figures._common import level_stride, vertical_segments
 from quantviz.figures._style import (
     ACCENT,
     CLIP_COLOR,
@@ -160,12 +160,24 @@ def number_line(
             arrowcolor=CLIP_COLOR if c else "rgba(128,128,128,0.8)",
             text="",
         )
-    for lo, hi in ((view[0], rep_min - s / 2), (rep_max + s / 2, view[1])):
+    # Past half a step beyond the outermost levels, rounding cannot reach the grid: clamping.
+    low_cut, high_cut = rep_min - s / 2, rep_max + s / 2
+    for lo, hi in ((view[0], low_cut), (high_cut, view[1])):
         if hi > lo:
             fig.add_vrect(x0=lo, x1=hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
-    for edge in (rep_min, rep_max):
-        if view[0] <= edge <= view[1]:
-            fig.add_vline(x=edge, line={"color": CLIP_COLOR, "dash": "dash", "width": 1.5})
+    cuts = [c for c in (low_cut, high_cut) if view[0] <= c <= view[1]]
+    if cuts:
+        cx, cy = vertical_segments(cuts, -0.3, 1.2)
+        fig.add_trace(
+            go.Scatter(
+                x=cx,
+                y=cy,
+                mode="lines",
+                line={"color": CLIP_COLOR, "dash": "dash", "width": 1.5},
+                name="clip threshold (outermost level ± scale/2)",
+                hoverinfo="skip",
+            )
+        )
 
     n_clip = int(clipped.sum())
     note = (

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from quantviz.figures._layout import heatmap_trace, panel_height
+from quantviz.figures._layout import heatmap_trace, integer_ticks, panel_height
 from quantviz.figures._style import ACCENT, HIGHLIGHT, INTEGERS, VALUES_SEQUENTIAL, base_layout, fmt
 from quantviz.figures.downsample import display_matrix, gather_like
 from quantviz.granularity import PerBlock, PerChannel, PerGroup
@@ -41,6 +43,9 @@ def _series_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
     """Scales along one axis: bars for a few, a line for many (max-pooled past MAX_POINTS)."""
     scale = result.scale.reshape(-1)
     dm = display_matrix(scale, (1, MAX_POINTS))
+    note = ""
+    if dm.downsampled:
+        note = f"max-pooled {scale.numel():,} scales to {dm.values.shape[1]:,} points"
     y = dm.values[0]
     idx = dm.source_cols[0]
     word = _axis_word(result)
@@ -59,18 +64,34 @@ def _series_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
             go.Scatter(
                 x=idx,
                 y=zp,
-                mode="markers" if len(y) <= _BARS_UP_TO else "lines",
+                mode="markers",
                 name="zero point",
-                marker={"color": HIGHLIGHT, "size": 8, "symbol": "diamond"},
-                line={"color": HIGHLIGHT},
+                marker={
+                    "color": HIGHLIGHT,
+                    "size": 8 if len(y) <= _BARS_UP_TO else 4,
+                    "symbol": "diamond",
+                    "opacity": 0.8,
+                },
                 hovertemplate=f"{word} %{{x}}<br>zero point %{{y:.0f}}<extra></extra>",
             ),
             secondary_y=True,
         )
-        fig.update_yaxes(title_text="zero point", secondary_y=True, showgrid=False)
-    fig.update_xaxes(title_text=word)
+        lo, hi = float(zp.min()), float(zp.max())
+        fig.update_yaxes(
+            title_text="zero point",
+            secondary_y=True,
+            showgrid=False,
+            range=[lo - 0.5, hi + 0.5],
+            tickmode="linear",
+            tick0=0,
+            dtick=max(1, math.ceil((hi - lo + 1) / 8)),
+        )
+    fig.update_xaxes(title_text=word, tickformat="d")
     fig.update_yaxes(title_text="scale", secondary_y=False, rangemode="tozero")
-    return fig, dm.note
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1.0, "xanchor": "right"}
+    )
+    return fig, note
 
 
 def _grid_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
@@ -115,8 +136,9 @@ def _grid_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
                 "colorbar": {**bar, "title": "zero point"},
             }
         )
-    fig.update_yaxes(autorange="reversed", title_text=words[0], showgrid=False, tickformat="d")
-    fig.update_xaxes(title_text=words[1], showgrid=False, tickformat="d")
+    fig.update_yaxes(title_text=words[0])
+    fig.update_xaxes(title_text=words[1])
+    integer_ticks(fig, *dm.matrix_shape)
     fig.update_xaxes(matches="x")
     fig.update_yaxes(matches="y")
     rows, cols = dm.values.shape
@@ -146,13 +168,15 @@ def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> 
     asym = not scheme.symmetric
     scale = result.scale.to(torch.float32)
     lo, hi = float(scale.min()), float(scale.max())
-    spread = f"; largest / smallest = {hi / lo:.3g}×" if lo > 0 and result.num_scales > 1 else ""
-    plural = "s" if result.num_scales != 1 else ""
-    note = f"{result.num_scales:,} scale{plural}, from {fmt(lo)} to {fmt(hi)}{spread}"
+    if result.num_scales == 1:
+        note = "one scale for the whole tensor"
+    else:
+        spread = f"; largest / smallest = {hi / lo:.3g}×" if lo > 0 else ""
+        note = f"{result.num_scales:,} scales, from {fmt(lo)} to {fmt(hi)}{spread}"
     grid_dims = sum(1 for n in scale.shape if n > 1)
     if result.num_scales == 1:
         fig = _single_figure(result, asym)
-        height = 300
+        height = 220
     elif grid_dims <= 1:
         fig, extra = _series_figure(result, asym)
         note = f"{note}; {extra}" if extra else note
@@ -166,21 +190,29 @@ def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> 
 
 
 def _single_figure(result: QuantResult, asym: bool) -> go.Figure:
-    """A per-tensor result: one bar for the scale, the zero point in the label."""
+    """A per-tensor result: the scale (and zero point) as big numbers, with the range they
+    cover, instead of a chart of one bar."""
+    scheme = result.scheme
     s = float(result.scale.reshape(-1)[0])
-    label = f"scale {fmt(s, 5)}"
-    if asym:
-        label += f", zero point {int(result.zero_point.reshape(-1)[0])}"
+    zp = int(result.zero_point.reshape(-1)[0])
+    cover = f"[{fmt(s * (scheme.q_min - zp))}, {fmt(s * (scheme.q_max - zp))}]"
     fig = go.Figure(
-        go.Bar(
-            x=[s],
-            y=["whole tensor"],
-            orientation="h",
-            text=[label],
-            textposition="auto",
-            marker_color=ACCENT,
-            hovertemplate="scale %{x:.6g}<extra></extra>",
+        go.Indicator(
+            mode="number",
+            value=s,
+            number={"valueformat": ".5g"},
+            title={"text": f"scale (grid covers {cover})"},
+            domain={"x": [0.0, 0.5] if asym else [0.0, 1.0], "y": [0, 1]},
         )
     )
-    fig.update_xaxes(title_text="scale", rangemode="tozero")
+    if asym:
+        fig.add_trace(
+            go.Indicator(
+                mode="number",
+                value=zp,
+                number={"valueformat": "d"},
+                title={"text": "zero point"},
+                domain={"x": [0.5, 1.0], "y": [0, 1]},
+            )
+        )
     return fig
