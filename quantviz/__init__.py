@@ -13,6 +13,18 @@ from quantviz.granularity import (
     PerTensor,
     expand_to_elements,
 )
+from quantviz.inputs import (
+    GENERATOR_KINDS,
+    MAX_ELEMENTS,
+    Checkpoint,
+    InputError,
+    TensorEntry,
+    describe_tensor,
+    generate,
+    load_tensors,
+    open_checkpoint,
+    parse_matrix,
+)
 from quantviz.metrics import error_metrics
 from quantviz.quantize import (
     QuantResult,
@@ -24,19 +36,29 @@ from quantviz.quantize import (
 from quantviz.scheme import QuantScheme, parse_scheme
 
 __all__ = [
+    "GENERATOR_KINDS",
+    "MAX_ELEMENTS",
+    "Checkpoint",
     "Granularity",
+    "InputError",
     "PerBlock",
     "PerChannel",
     "PerGroup",
     "PerTensor",
     "QuantResult",
     "QuantScheme",
+    "TensorEntry",
     "bits_per_element",
     "clipped_mask",
     "compare",
     "dequantize",
+    "describe_tensor",
     "error_metrics",
     "expand_to_elements",
+    "generate",
+    "load_tensors",
+    "open_checkpoint",
+    "parse_matrix",
     "parse_scheme",
     "quantize",
     "quantize_with_params",
