@@ -1,0 +1,266 @@
+"""The Home page's ways to bring a tensor: the example, typed text, a grid editor, an upload with a
+tensor picker, or a generator. Every path ends in :func:`set_current_tensor`; a failure shows the
+core's message with ``st.error`` and the previous tensor stays current.
+
+Widget keys (stable, used by the browser tests): ``home_mode``; ``example_load``;
+``text_input``, ``text_apply``; ``grid_editor``, ``grid_cols``, ``grid_apply``, ``grid_reset``;
+``upload_file``, ``upload_search``, ``upload_tensor``; ``gen_kind``, ``gen_rows``, ``gen_cols``,
+``gen_seed``, ``gen_outliers``, ``gen_apply``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+import torch
+
+from quantviz.inputs import (
+    GENERATOR_KINDS,
+    InputError,
+    generate,
+    generator_params,
+    open_checkpoint,
+    parse_matrix,
+)
+from quantviz.ui.session import (
+    EXAMPLE_NAME,
+    current,
+    example_tensor,
+    example_url_params,
+    generated_url_params,
+    set_current_tensor,
+)
+
+MODES = ["Example", "Type or paste", "Edit grid", "Upload", "Generate"]
+UPLOAD_TYPES = ["safetensors", "npy", "npz", "pt", "pth", "bin", "ckpt", "csv", "tsv", "txt"]
+GRID_MAX_CELLS = 64 * 64
+_ERROR = "home_error"
+_GRID_BASE = "grid_base"
+
+
+def _example_text() -> str:
+    return "\n".join(", ".join(f"{v:g}" for v in row) for row in example_tensor().tolist())
+
+
+def _apply(make: Any, name: str, source: str, **kwargs: Any) -> None:
+    """Build a tensor with ``make()`` and make it current, or keep the message of what failed
+    (shown under the mode that failed). A success reruns the page so every widget, the sidebar
+    included, shows the new tensor."""
+    try:
+        set_current_tensor(make(), name, source, **kwargs)
+    except ValueError as exc:  # InputError is a ValueError
+        st.session_state[_ERROR] = (st.session_state.get("home_mode"), str(exc))
+        return
+    st.session_state.pop(_ERROR, None)
+    st.rerun()
+
+
+def _example_mode() -> None:
+    st.markdown(
+        "The course notebook's 3×3 matrix: per-tensor int8 gives an MSE of 2.509, per-row 1.808 "
+        "and per-column 1.078. A good first look at why granularity matters."
+    )
+    if st.button("Load the notebook example", key="example_load", type="primary"):
+        _apply(example_tensor, EXAMPLE_NAME, "example", url_params=example_url_params())
+
+
+def _text_mode() -> None:
+    st.session_state.setdefault("text_input", _example_text())
+    st.text_area(
+        "Numbers",
+        key="text_input",
+        height=180,
+        help="Rows on lines, values separated by commas, spaces, tabs or semicolons; or a "
+        "Python / NumPy / PyTorch literal such as [[1, 2], [3, 4]] or a tensor([...]) printout.",
+    )
+    if st.button("Use these numbers", key="text_apply", type="primary"):
+        text = st.session_state["text_input"]
+        _apply(lambda: parse_matrix(text), "typed matrix", "text")
+
+
+def _grid_from(x: torch.Tensor) -> pd.DataFrame:
+    matrix = x.reshape(1, -1) if x.dim() == 1 else x
+    if matrix.dim() != 2 or matrix.numel() > GRID_MAX_CELLS:
+        matrix = example_tensor()
+    return pd.DataFrame(matrix.double().numpy(), columns=[str(i) for i in range(matrix.shape[1])])
+
+
+def _resize_grid() -> None:
+    base: pd.DataFrame = st.session_state[_GRID_BASE]
+    n = int(st.session_state["grid_cols"])
+    cols = {str(i): base.get(str(i), 0.0) for i in range(n)}
+    st.session_state[_GRID_BASE] = pd.DataFrame(cols, index=base.index)
+    st.session_state.pop("grid_editor", None)  # the old edits refer to the old columns
+
+
+def _reset_grid() -> None:
+    st.session_state[_GRID_BASE] = _grid_from(current().tensor)
+    st.session_state["grid_cols"] = st.session_state[_GRID_BASE].shape[1]
+    st.session_state.pop("grid_editor", None)
+
+
+def _grid_mode() -> None:
+    if _GRID_BASE not in st.session_state:
+        _reset_grid()
+    base: pd.DataFrame = st.session_state[_GRID_BASE]
+    st.session_state.setdefault("grid_cols", base.shape[1])
+    left, right = st.columns([1, 1])
+    left.number_input(
+        "Columns", min_value=1, max_value=64, step=1, key="grid_cols", on_change=_resize_grid
+    )
+    right.button("Reset from the current tensor", key="grid_reset", on_click=_reset_grid)
+    edited = st.data_editor(
+        base,
+        key="grid_editor",
+        num_rows="dynamic",
+        width="stretch",
+        column_config={c: st.column_config.NumberColumn(c, format="%.4g") for c in base.columns},
+    )
+    st.caption("Edit any cell; add rows with the + below the grid, delete them by selecting them.")
+    if st.button("Use this grid", key="grid_apply", type="primary"):
+        # Through the core's text parser, so an empty cell gets the same message as typed text.
+        text = edited.to_csv(header=False, index=False, lineterminator="\n")
+        _apply(lambda: _parse_grid(text), "edited grid", "grid")
+
+
+def _parse_grid(text: str) -> torch.Tensor:
+    if not text.strip():
+        raise InputError("The grid is empty: add at least one row.")
+    return parse_matrix(text)
+
+
+def _upload_mode() -> None:
+    upload = st.file_uploader(
+        "Tensor file",
+        type=UPLOAD_TYPES,
+        key="upload_file",
+        help="A .safetensors / .pt / .npz checkpoint (pick a tensor below), a single .npy array, "
+        "or a .csv / .txt matrix.",
+    )
+    if upload is None:
+        st.caption("Typed and uploaded tensors cannot be shared in the URL; generated ones can.")
+        return
+    file_id = upload.file_id
+    opened = st.session_state.get("upload_ckpt")
+    if opened is None or opened[0] != file_id:
+        if opened is not None and opened[1] is not None:
+            opened[1].close()
+        try:  # once per uploaded file, not on every rerun
+            opened = (file_id, open_checkpoint(upload.getvalue(), filename=upload.name), "")
+        except ValueError as exc:
+            opened = (file_id, None, str(exc))
+        st.session_state["upload_ckpt"] = opened
+        st.session_state.pop("upload_loaded", None)
+    ckpt = opened[1]
+    if ckpt is None:
+        st.error(opened[2])
+        return
+    usable = [e for e in ckpt.entries if e.quantizable]
+    chosen = _tensor_picker(ckpt.entries, usable) if len(ckpt.entries) > 1 else None
+    if not usable:
+        reasons = "; ".join(sorted({e.reason for e in ckpt.entries if e.reason}))
+        st.error(f"{upload.name} has no tensor quantviz can quantize ({reasons}).")
+        return
+    entry = next((e for e in usable if e.name == chosen), usable[0])
+    wanted = (file_id, entry.name)
+    if st.session_state.get("upload_loaded") != wanted:
+        st.session_state["upload_loaded"] = wanted
+        name = upload.name if len(ckpt.entries) == 1 else entry.name
+        _apply(lambda: ckpt.load(entry.name), name, "upload", dtype=entry.dtype)
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1024 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return ""
+
+
+def _tensor_picker(entries: list, usable: list) -> str | None:
+    """A searchable table of the file's tensors and a picker of the quantizable ones."""
+    query = st.text_input("Search tensors", key="upload_search", placeholder="e.g. q_proj")
+    query = query.strip().lower()
+    shown = [e for e in entries if query in e.name.lower()]
+    table = pd.DataFrame(
+        {
+            "name": [e.name for e in shown],
+            "shape": ["×".join(map(str, e.shape)) for e in shown],
+            "dtype": [e.dtype for e in shown],
+            "size": [_size(e.nbytes) for e in shown],
+            "usable": ["yes" if e.quantizable else (e.reason or "no") for e in shown],
+        }
+    )
+    st.dataframe(table, key="upload_table", hide_index=True, width="stretch", height=220)
+    names = [e.name for e in usable if query in e.name.lower()]
+    if not names:
+        st.info("No quantizable tensor matches the search.")
+        return None
+    return st.selectbox(f"Tensor ({len(names)} of {len(usable)})", names, key="upload_tensor")
+
+
+GEN_LABELS = {
+    "mean": "Mean",
+    "std": "Std",
+    "low": "Low",
+    "high": "High",
+    "loc": "Location",
+    "scale": "Scale",
+    "fraction": "Outlier fraction",
+    "factor": "Outlier factor",
+    "pattern": "Outliers in",
+}
+GEN_CHOICES = {"pattern": ["columns", "elements"]}
+
+
+def _generator_widgets(kind: str) -> dict[str, Any]:
+    """One widget per parameter of the kind (keys ``gen_<parameter>``), from the core's defaults."""
+    params: dict[str, Any] = {}
+    defaults = generator_params(kind)
+    cols = st.columns(max(1, len(defaults)))
+    for col, (name, default) in zip(cols, defaults.items(), strict=False):
+        label, key = GEN_LABELS.get(name, name), f"gen_{name}"
+        if name in GEN_CHOICES:
+            params[name] = col.selectbox(label, GEN_CHOICES[name], key=key)
+        else:
+            params[name] = float(col.number_input(label, value=float(default), key=key))
+    return params
+
+
+def _generate_mode() -> None:
+    kind = st.selectbox("Distribution", list(GENERATOR_KINDS), key="gen_kind")
+    shape: tuple[int, ...] | None = None
+    c1, c2, c3 = st.columns(3)
+    if kind != "notebook":
+        c1.number_input("Rows", min_value=1, max_value=8192, value=64, step=1, key="gen_rows")
+        c2.number_input("Columns", min_value=1, max_value=8192, value=64, step=1, key="gen_cols")
+        shape = (int(st.session_state["gen_rows"]), int(st.session_state["gen_cols"]))
+    c3.number_input("Seed", min_value=0, value=0, step=1, key="gen_seed")
+    params = _generator_widgets(kind)
+    if st.button("Generate", key="gen_apply", type="primary"):
+        seed = int(st.session_state["gen_seed"])
+        dims = shape or (3, 3)
+        _apply(
+            lambda: generate(kind, shape, seed=seed, **params),
+            f"{kind} {dims[0]}×{dims[1]} (seed {seed})",
+            "generate",
+            url_params=generated_url_params(kind, dims, seed, params),
+        )
+
+
+def input_panel() -> None:
+    """The input mode picker and the widgets of the chosen mode."""
+    mode = st.radio("Input", MODES, key="home_mode", horizontal=True, label_visibility="collapsed")
+    with st.spinner("Reading…"):
+        {
+            "Example": _example_mode,
+            "Type or paste": _text_mode,
+            "Edit grid": _grid_mode,
+            "Upload": _upload_mode,
+            "Generate": _generate_mode,
+        }[mode]()
+    failed = st.session_state.get(_ERROR)
+    if failed and failed[0] == mode:
+        st.error(failed[1])

@@ -1,0 +1,64 @@
+"""Small display helpers shared by the pages: numbers, charts, tensor statistics."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from quantviz.ui import cache
+from quantviz.ui.session import CurrentTensor
+
+_PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def fmt(value: float, digits: int = 4) -> str:
+    """A number for a metric card: ``digits`` significant digits, ``∞`` for infinities."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
+    return f"{value:.{digits}g}"
+
+
+def fmt_shape(shape: Any) -> str:
+    return "×".join(str(int(n)) for n in shape)
+
+
+def show_figure(fig: go.Figure, key: str) -> None:
+    """Draw a plotly figure full width with Streamlit's theme (so it follows light/dark mode)."""
+    st.plotly_chart(fig, key=key, width="stretch", config=_PLOTLY_CONFIG)
+
+
+STAT_LABELS = ["Shape", "dtype", "Min", "Max", "Mean", "Std", "Absmax", "Outliers"]
+
+
+def tensor_stats(cur: CurrentTensor) -> dict[str, Any]:
+    """The Home page's statistics of the full tensor (from :func:`quantviz.describe_tensor`)."""
+    return cache.describe(cur)
+
+
+def stats_cards(cur: CurrentTensor, per_row: int = 4) -> None:
+    """Metric cards: shape, original dtype, min, max, mean, std, absmax, outlier count."""
+    d = tensor_stats(cur)
+    values = {
+        "Shape": fmt_shape(cur.tensor.shape),
+        "dtype": cur.dtype,
+        "Min": fmt(d["min"]),
+        "Max": fmt(d["max"]),
+        "Mean": fmt(d["mean"]),
+        "Std": fmt(d["std"]),
+        "Absmax": fmt(d["absmax"]),
+        "Outliers": fmt(d["outliers"]),
+    }
+    helps = {"Outliers": d.get("outlier_rule", "")}
+    for start in range(0, len(STAT_LABELS), per_row):
+        row = st.columns(per_row)
+        for col, label in zip(row, STAT_LABELS[start : start + per_row], strict=False):
+            col.metric(label, values[label], help=helps.get(label) or None)
