@@ -177,6 +177,15 @@ def _is_number(cell: str) -> bool:
 
 
 def _parse_table(text: str, max_elements: int) -> tuple[list[float], tuple[int, ...]]:
+    stripped = text.strip()
+    # One typed line like '1, 2; 3, 4' or '1 2; 3 4': semicolons end rows, as in MATLAB.
+    # ('1;2;3', one value per part, stays a row of three.)
+    if (
+        ";" in stripped
+        and "\n" not in stripped
+        and any(len(_SPLIT_IN_BRACKETS.split(part.strip())) > 1 for part in stripped.split(";"))
+    ):
+        text = stripped.replace(";", "\n")
     delim = _pick_delimiter(text)
     if delim == ";":
         # Semicolons usually mean a European spreadsheet: decimal commas, '1,5;2,25'.

@@ -31,6 +31,10 @@ M22 = [[1.0, 2.0], [3.0, 4.0]]
         ("1, 2,\n3, 4,", M22),  # a trailing separator on every row
         ("a,b\n1,2\n3,4", M22),  # header row
         ("1,5;2,5\n3;4", [[1.5, 2.5], [3.0, 4.0]]),  # European decimal commas
+        ("1, 2; 3, 4", M22),  # one typed line: semicolons end rows
+        ("1,2;3,4", M22),
+        ("1 2; 3 4;", M22),
+        ("1;2;3", [[1.0, 2.0, 3.0]]),  # one value per part: a semicolon-separated row
         ("[[1, 2], [3, 4]]", M22),
         ("[[1, 2], [3, 4],]", M22),
         ("[1, 2]\n[3, 4]", M22),  # one bracketed row per line
