@@ -202,6 +202,11 @@ def open_checkpoint(
         what = f"'{PurePath(filename).name}'" if filename else "The file"
         stem = PurePath(filename).stem if filename else "tensor"
         check_bytes(len(data), max_file_bytes, what)
+        if filename and filename.endswith(".index.json"):
+            raise InputError(
+                f"{what} is the index of a sharded checkpoint; it holds no tensors. Upload one "
+                "of its shard files, or open the checkpoint's folder by path."
+            )
         raw = _open_bytes(data, filename, stem, what, limits)
         return Checkpoint(raw, what, max_elements)
     if not isinstance(source, str | os.PathLike):

@@ -231,3 +231,11 @@ def test_element_bound_can_be_raised_by_the_caller(tmp_path: Path) -> None:
             ck.load("w")
     with open_checkpoint(path, max_elements=100) as ck:
         assert ck.entries[0].quantizable
+
+
+def test_uploading_just_the_index_explains_what_to_do(tmp_path: Path) -> None:
+    _sharded(tmp_path)
+    data = (tmp_path / "model.safetensors.index.json").read_bytes()
+    expect_error(
+        "index of a sharded checkpoint", open_checkpoint, data, "model.safetensors.index.json"
+    )
