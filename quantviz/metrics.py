@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from quantviz.kernels import error_sums
+
 
 def sqnr_db(signal_power: float, noise_power: float) -> float:
     """Signal-to-quantization-noise ratio in dB, ``10·log10(P_signal / P_noise)``.
@@ -43,16 +45,10 @@ def error_metrics(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
     """
     if x.shape != x_hat.shape:
         raise ValueError(f"shape mismatch: original {tuple(x.shape)} vs {tuple(x_hat.shape)}")
-    x = x.to(torch.float32)
-    diff = x - x_hat.to(torch.float32)
-    n = diff.numel()
-    # Norms reduce without allocating more full-size temporaries than the one difference.
-    err_l2 = float(torch.linalg.vector_norm(diff, 2, dtype=torch.float64))
-    mse = err_l2**2 / n
-    mae = float(torch.linalg.vector_norm(diff, 1, dtype=torch.float64)) / n
-    max_abs = float(torch.linalg.vector_norm(diff, math.inf))
-    sig_l2 = float(torch.linalg.vector_norm(x, 2, dtype=torch.float64))
-    signal_power = sig_l2**2 / n
+    sq, ab, peak, sig = error_sums(x.to(torch.float32), x_hat.to(torch.float32))
+    n = x.numel()
+    err_l2, sig_l2 = math.sqrt(sq), math.sqrt(sig)
+    mse, mae, max_abs, signal_power = sq / n, ab / n, peak, sig / n
     if err_l2 == 0.0:
         rel = 0.0
     elif sig_l2 == 0.0:

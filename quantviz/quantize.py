@@ -11,6 +11,13 @@ from dataclasses import dataclass
 import torch
 
 from quantviz.granularity import expand_to_elements, to_blocks
+from quantviz.kernels import (
+    Layout,
+    broadcast_layout,
+    dequantize_layout,
+    full_layout,
+    quantize_layout,
+)
 from quantviz.ranges import block_range, mse_search, scale_zero_point
 from quantviz.scheme import QuantScheme
 
@@ -73,16 +80,6 @@ def refuse_non_finite(x: torch.Tensor) -> None:
     )
 
 
-def _quantize_blocks(
-    data: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
-) -> torch.Tensor:
-    # Division (not multiplication by 1/scale) keeps results identical to the notebook's.
-    scaled = torch.div(data, scale)
-    if not scheme.symmetric:
-        scaled.add_(zero_point)
-    return scaled.round_().clamp_(scheme.q_min, scheme.q_max).to(scheme.storage_dtype)
-
-
 def quantize(x: torch.Tensor, scheme: QuantScheme) -> QuantResult:
     """Quantize ``x`` with ``scheme``.
 
@@ -110,13 +107,34 @@ def quantize(x: torch.Tensor, scheme: QuantScheme) -> QuantResult:
         scale, zero_point = mse_search(blocks.data, blocks.valid, r_min, r_max, scheme)
     else:
         scale, zero_point = scale_zero_point(r_min, r_max, scheme)
-    q = blocks.restore(_quantize_blocks(blocks.data, scale, zero_point, scheme))
+    scale_grid = blocks.params_to_grid(scale).contiguous()
+    zp_grid = blocks.params_to_grid(zero_point).contiguous()
+    layout = broadcast_layout(x, scheme.granularity, scale_grid, zp_grid)
+    if layout is None:  # ragged groups and 2-D tiles: work on the (copied) block rows
+        layout = Layout(blocks.data, scale, zero_point, blocks.restore)
+    q = quantize_layout(layout, scheme.q_min, scheme.q_max, scheme.symmetric, scheme.storage_dtype)
     return QuantResult(
         q=q.contiguous(),
-        scale=blocks.params_to_grid(scale).contiguous(),
-        zero_point=blocks.params_to_grid(zero_point.to(torch.int32)).contiguous(),
+        scale=scale_grid,
+        zero_point=zp_grid.to(torch.int32),
         scheme=scheme,
     )
+
+
+def _param_layout(
+    t: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+) -> Layout:
+    gran = scheme.granularity
+    scale = scale.to(torch.float32)
+    zero_point = zero_point.to(torch.float32)
+    layout = broadcast_layout(t, gran, scale, zero_point)
+    if layout is None:
+        layout = full_layout(
+            t,
+            expand_to_elements(scale, t.shape, gran),
+            expand_to_elements(zero_point, t.shape, gran),
+        )
+    return layout
 
 
 def quantize_with_params(
@@ -134,12 +152,10 @@ def quantize_with_params(
     Returns:
         Integer tensor of ``x``'s shape.
     """
-    gran = scheme.granularity
-    scale_full = expand_to_elements(scale.to(torch.float32), x.shape, gran)
-    scaled = torch.div(x.to(torch.float32), scale_full)
-    if not scheme.symmetric:
-        scaled.add_(expand_to_elements(zero_point.to(torch.float32), x.shape, gran))
-    return scaled.round_().clamp_(scheme.q_min, scheme.q_max).to(scheme.storage_dtype)
+    layout = _param_layout(x.to(torch.float32), scale, zero_point, scheme)
+    return quantize_layout(
+        layout, scheme.q_min, scheme.q_max, scheme.symmetric, scheme.storage_dtype
+    ).contiguous()
 
 
 def dequantize(
@@ -156,12 +172,7 @@ def dequantize(
     Returns:
         float32 tensor of ``q``'s shape.
     """
-    gran = scheme.granularity
-    scale_full = expand_to_elements(scale.to(torch.float32), q.shape, gran)
-    if scheme.symmetric:
-        return q.to(torch.float32).mul_(scale_full)
-    zp_full = expand_to_elements(zero_point.to(torch.float32), q.shape, gran)
-    return q.to(torch.float32).sub_(zp_full).mul_(scale_full)
+    return dequantize_layout(_param_layout(q, scale, zero_point, scheme), scheme.symmetric)
 
 
 def clipped_mask(x: torch.Tensor, result: QuantResult) -> torch.Tensor:

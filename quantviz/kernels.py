@@ -1,0 +1,189 @@
+"""The element-wise passes of quantization, blocked for the CPU cache.
+
+``q = clamp(round(x / scale + zero_point))`` is four element-wise torch ops. Run on a whole
+4096×4096 tensor, each op streams 64 MB through main memory; run on slices of about half a
+megabyte, the intermediate passes stay in cache and only the input read and the int8 write touch
+memory. Each
+slice is still one vectorized op over all of its channels and groups: the Python loop runs over
+fixed-size memory tiles (a few dozen for a 16M-element tensor), never over channels or elements.
+
+To slice along the first dim, each granularity is given a layout in which the per-block parameters
+broadcast against the data: :func:`broadcast_layout`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from quantviz.granularity import Granularity, PerChannel, PerGroup, PerTensor
+
+# Elements per slice: 2^17 float32 = 512 KB, so a slice and its scratch buffer fit in L2.
+CHUNK_ELEMENTS = 1 << 17
+
+
+@dataclass(frozen=True)
+class Layout:
+    """``data`` (a view of the input) with parameters that broadcast against it along dim 0.
+
+    ``scale`` and ``zero_point`` have ``data.dim()`` dims whose first size is 1 or
+    ``data.shape[0]``; ``restore`` maps a tensor shaped like ``data`` back to the input's shape.
+    """
+
+    data: torch.Tensor
+    scale: torch.Tensor
+    zero_point: torch.Tensor
+    restore: Callable[[torch.Tensor], torch.Tensor]
+
+
+def broadcast_layout(
+    x: torch.Tensor, granularity: Granularity, scale: torch.Tensor, zero_point: torch.Tensor
+) -> Layout | None:
+    """A view of ``x`` in which per-block ``scale``/``zero_point`` (grid shape) broadcast.
+
+    Returns None where no view works (groups that do not divide their dim, 2-D blocks); the
+    caller then uses the copied block layout of :func:`quantviz.granularity.to_blocks`.
+    """
+    shape = tuple(x.shape)
+    if isinstance(granularity, PerTensor):
+        data = x.reshape(-1, shape[-1])
+        return Layout(
+            data, scale.reshape(1, 1), zero_point.reshape(1, 1), lambda t: t.reshape(shape)
+        )
+    if isinstance(granularity, PerChannel):
+        d = granularity.dim % len(shape)
+        outer, channels, inner = math.prod(shape[:d]), shape[d], math.prod(shape[d + 1 :])
+        if inner == 1:  # channels are the last (contiguous) dim: one row vector of parameters
+            data = x.reshape(outer, channels)
+            return Layout(
+                data,
+                scale.reshape(1, channels),
+                zero_point.reshape(1, channels),
+                lambda t: t.reshape(shape),
+            )
+        data = x.reshape(outer * channels, inner)
+        return Layout(
+            data,
+            scale.reshape(1, channels).expand(outer, channels).reshape(-1, 1),
+            zero_point.reshape(1, channels).expand(outer, channels).reshape(-1, 1),
+            lambda t: t.reshape(shape),
+        )
+    if isinstance(granularity, PerGroup):
+        d = granularity.dim % len(shape)
+        g = granularity.group_size
+        if shape[d] % g:
+            return None
+        outer, inner = math.prod(shape[:d]), math.prod(shape[d + 1 :])
+        n_groups = shape[d] // g
+        data = x.reshape(outer * n_groups, g, inner)
+        return Layout(
+            data,
+            scale.reshape(outer * n_groups, 1, inner),
+            zero_point.reshape(outer * n_groups, 1, inner),
+            lambda t: t.reshape(shape),
+        )
+    return None
+
+
+def full_layout(x: torch.Tensor, scale_full: torch.Tensor, zp_full: torch.Tensor) -> Layout:
+    """The fallback layout: parameters already expanded to ``x``'s shape."""
+    return Layout(x, scale_full, zp_full, lambda t: t)
+
+
+def _rows_per_slice(data: torch.Tensor) -> int:
+    if data.device.type != "cpu" or data.shape[0] == 0:
+        return max(1, data.shape[0])  # accelerators want one big launch, not cache tiles
+    return max(1, CHUNK_ELEMENTS // max(1, data[0].numel()))
+
+
+def row_slices(data: torch.Tensor) -> Iterator[slice]:
+    """Slices of dim 0 holding about :data:`CHUNK_ELEMENTS` elements each (one on accelerators)."""
+    n_rows = data.shape[0]
+    step = _rows_per_slice(data)
+    for start in range(0, n_rows, step):
+        yield slice(start, min(n_rows, start + step))
+
+
+def _param_slice(param: torch.Tensor, rows: slice) -> torch.Tensor:
+    return param if param.shape[0] == 1 else param[rows]
+
+
+def quantize_layout(
+    layout: Layout, q_min: int, q_max: int, symmetric: bool, dtype: torch.dtype
+) -> torch.Tensor:
+    """``clamp(round(data / scale + zero_point), q_min, q_max)`` as ``dtype``, slice by slice.
+
+    Division (not multiplication by ``1/scale``) keeps results identical to the notebook's.
+    """
+    data = layout.data
+    out = torch.empty(data.shape, dtype=dtype, device=data.device)
+    scratch = torch.empty(
+        (min(data.shape[0], _rows_per_slice(data)), *data.shape[1:]),
+        dtype=torch.float32,
+        device=data.device,
+    )
+    zp = None if symmetric else layout.zero_point.to(torch.float32)
+    for rows in row_slices(data):
+        buf = scratch[: rows.stop - rows.start]
+        torch.div(data[rows], _param_slice(layout.scale, rows), out=buf)
+        if zp is not None:
+            buf.add_(_param_slice(zp, rows))
+        buf.round_().clamp_(q_min, q_max)
+        out[rows].copy_(buf)  # exact: the values are already whole numbers in range
+    return layout.restore(out)
+
+
+def dequantize_layout(layout: Layout, symmetric: bool) -> torch.Tensor:
+    """float32 ``scale · (q - zero_point)`` where ``layout.data`` holds the integers."""
+    q = layout.data
+    out = torch.empty(q.shape, dtype=torch.float32, device=q.device)
+    zp = None if symmetric else layout.zero_point.to(torch.float32)
+    for rows in row_slices(q):
+        buf = out[rows]
+        buf.copy_(q[rows])
+        if zp is not None:
+            buf.sub_(_param_slice(zp, rows))
+        buf.mul_(_param_slice(layout.scale, rows))
+    return layout.restore(out)
+
+
+# Squares of float32 values outside this range under- or overflow; such slices are rescaled first.
+_SAFE_LOW, _SAFE_HIGH = 2.0**-60, 2.0**60
+
+
+def _slice_sums(buf: torch.Tensor) -> tuple[float, float, float]:
+    """``(Σv², Σ|v|, max|v|)`` of a float32 slice, rescaled by a power of two (exactly) when its
+    magnitude would make the squares underflow or overflow. ``buf`` may be overwritten."""
+    peak = float(torch.linalg.vector_norm(buf, math.inf))
+    if peak == 0.0:
+        return 0.0, 0.0, 0.0
+    factor = 1.0
+    if not _SAFE_LOW <= peak <= _SAFE_HIGH:
+        factor = 2.0 ** -math.frexp(peak)[1]
+        buf.mul_(factor)
+    squares = float(torch.dot(buf, buf)) / factor**2
+    return squares, float(torch.linalg.vector_norm(buf, 1)) / factor, peak
+
+
+def error_sums(x: torch.Tensor, x_hat: torch.Tensor) -> tuple[float, float, float, float]:
+    """``(Σ(x̂ - x)², Σ|x̂ - x|, max|x̂ - x|, Σx²)`` over all elements, slice by slice.
+
+    Slices are summed in float32 (torch's cascade summation) and the slice totals in Python
+    floats (double), so a 16M-element sum stays accurate without a float64 copy of the data.
+    """
+    a = x.reshape(-1)
+    b = x_hat.reshape(-1)
+    rows = min(a.numel(), _rows_per_slice(a))
+    scratch = torch.empty(rows, dtype=torch.float32, device=a.device)
+    sq = ab = sig = peak = 0.0
+    for part in row_slices(a):
+        buf = scratch[: part.stop - part.start]
+        torch.sub(b[part], a[part], out=buf)
+        part_sq, part_ab, part_peak = _slice_sums(buf)
+        sq, ab, peak = sq + part_sq, ab + part_ab, max(peak, part_peak)
+        buf.copy_(a[part])
+        sig += _slice_sums(buf)[0]
+    return sq, ab, peak, sig
