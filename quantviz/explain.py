@@ -110,7 +110,7 @@ def explain_steps(x: torch.Tensor, scheme: QuantScheme) -> ExplainSteps:
     q = rounded.clamp(scheme.q_min, scheme.q_max)
 
     def grid(t: torch.Tensor) -> torch.Tensor:
-        return t.reshape(blocks.grid_shape)
+        return blocks.params_to_grid(t).contiguous()
 
     scale_g, zp_g = grid(scale), grid(zp)
     q_full = blocks.restore(q)

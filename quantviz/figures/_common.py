@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from quantviz.granularity import PerChannel, to_blocks
+from quantviz.granularity import Blocks, PerChannel, to_blocks
 from quantviz.metrics import sqnr_db
 from quantviz.quantize import QuantResult
 
@@ -134,14 +134,24 @@ def quick_metrics(x: torch.Tensor, err: torch.Tensor) -> dict[str, float]:
     }
 
 
+def grid_to_block_order(blocks: Blocks, param: torch.Tensor) -> torch.Tensor:
+    """A per-block parameter in the API's grid shape, reordered to the ``(num_blocks, 1)`` rows
+    of ``blocks`` (the inverse of ``blocks.params_to_grid``, found from that mapping itself)."""
+    n = blocks.data.shape[0]
+    ids = blocks.params_to_grid(torch.arange(n).reshape(n, 1)).reshape(-1)
+    out = torch.empty(n, dtype=param.dtype)
+    out[ids] = param.reshape(-1)
+    return out.reshape(n, 1)
+
+
 def count_clipped(x: torch.Tensor, result: QuantResult) -> int:
     """How many elements of ``x`` were clamped at the grid's edges: the count of
     :func:`quantviz.clipped_mask`, computed in the block layout without expanding the scales to
     every element."""
     scheme = result.scheme
     blocks = to_blocks(x.to(torch.float32), scheme.granularity)
-    scale = result.scale.reshape(-1, 1)
-    zp = result.zero_point.reshape(-1, 1).to(torch.float32)
+    scale = grid_to_block_order(blocks, result.scale)
+    zp = grid_to_block_order(blocks, result.zero_point.to(torch.float32))
     level = blocks.data / scale + zp
     # Pads are NaN and compare False either way, so they never count.
     return int(((level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)).sum())

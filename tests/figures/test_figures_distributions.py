@@ -1,0 +1,139 @@
+"""histogram_with_grid and error_histogram: counts, grid levels, clip points, bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import quantviz as qv
+from quantviz.figures import error_histogram, histogram_with_grid
+from quantviz.figures._common import count_clipped
+
+
+def trace(fig, prefix: str):
+    (found,) = [t for t in fig.data if t.name and t.name.startswith(prefix)]
+    return found
+
+
+def vertical_lines(scatter) -> list[float]:
+    return list(scatter.x[::3])
+
+
+@pytest.fixture(scope="module")
+def normal() -> torch.Tensor:
+    return torch.randn(64, 256, generator=torch.Generator().manual_seed(0))
+
+
+def test_per_tensor_levels_are_the_exact_grid(normal):
+    res = qv.quantize(normal, qv.parse_scheme("int4-asym-per-tensor"))
+    fig = histogram_with_grid(normal, res)
+    levels = vertical_lines(trace(fig, "grid levels"))
+    scale, zp = float(res.scale), int(res.zero_point)
+    expected = [scale * (q - zp) for q in range(-8, 8)]
+    np.testing.assert_allclose(levels, expected, rtol=1e-6)
+    clip = vertical_lines(trace(fig, "clip points"))
+    np.testing.assert_allclose(clip, [expected[0], expected[-1]], rtol=1e-6)
+
+
+def test_counts_cover_every_value(normal):
+    res = qv.quantize(normal, qv.parse_scheme("int8-sym-per-tensor"))
+    bars = trace(histogram_with_grid(normal, res, bins=37), "values")
+    assert len(bars.y) == 37
+    assert sum(bars.y) == normal.numel()
+
+
+def test_finer_granularity_draws_the_coarsest_block_and_names_it(normal):
+    res = qv.quantize(normal, qv.parse_scheme("int8-sym-per-row"))
+    fig = histogram_with_grid(normal, res)
+    row = int(res.scale.flatten().argmax())
+    levels = trace(fig, "grid levels")
+    assert f"row {row} (largest scale)" in levels.name
+    assert "every 4th of 256" in levels.name  # 256 levels thinned to at most 64 lines
+    step = np.diff(vertical_lines(levels))
+    np.testing.assert_allclose(step, 4 * float(res.scale.max()), rtol=1e-5)
+
+
+def test_clipped_share_is_reported(normal):
+    res = qv.quantize(normal, qv.parse_scheme("int4-sym-per-tensor-p99"))
+    n = int(qv.clipped_mask(normal, res).sum())
+    assert n > 0
+    fig = histogram_with_grid(normal, res)
+    assert f"{n:,} of {normal.numel():,} values clipped" in fig.layout.title.subtitle.text
+    assert len(fig.layout.shapes) == 2  # shaded clipped regions on both sides
+
+
+def test_log_counts_option(normal):
+    res = qv.quantize(normal, qv.parse_scheme("int8-sym-per-tensor"))
+    assert histogram_with_grid(normal, res, log_y=True).layout.yaxis.type == "log"
+
+
+@pytest.mark.parametrize(
+    ("bins", "message"),
+    [pytest.param(0, "bins", id="zero"), pytest.param(2.5, "bins", id="float")],
+)
+def test_bad_bins_are_refused(normal, bins, message):
+    res = qv.quantize(normal, qv.parse_scheme("int8-sym-per-tensor"))
+    with pytest.raises(ValueError, match=message):
+        histogram_with_grid(normal, res, bins=bins)
+
+
+def test_error_histogram_counts_and_rounding_bound(normal):
+    res = qv.quantize(normal, qv.parse_scheme("int4-sym-per-tensor"))
+    x_hat = res.dequantize()
+    fig = error_histogram(normal, x_hat, bins=50, result=res)
+    bars = trace(fig, "error")
+    assert sum(bars.y) == normal.numel()
+    half = float(res.scale) / 2
+    bound = trace(fig, "±scale/2")
+    np.testing.assert_allclose(vertical_lines(bound), [-half, half], rtol=1e-6)
+    # Symmetric absmax never clips, so every error lies within the bound.
+    assert float((x_hat - normal).abs().max()) <= half * (1 + 1e-6)
+    lo, hi = fig.layout.xaxis.range
+    assert lo == -hi
+
+
+def test_error_histogram_without_result_has_no_bound(normal):
+    x_hat = qv.quantize(normal, qv.parse_scheme("int8-sym-per-row")).dequantize()
+    names = [t.name for t in error_histogram(normal, x_hat).data]
+    assert names == ["error"]
+
+
+def test_error_histogram_refuses_mismatched_shapes(normal):
+    with pytest.raises(ValueError, match="shape mismatch"):
+        error_histogram(normal, normal[:, :-1])
+
+
+@st.composite
+def quantized(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=2, max_size=3)))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    x = torch.randn(shape, generator=gen) * 10 ** draw(st.integers(-2, 2))
+    gran = draw(
+        st.sampled_from(
+            [
+                qv.PerTensor(),
+                qv.PerChannel(0),
+                qv.PerGroup(4),
+                qv.PerGroup(3, dim=0),
+                qv.PerBlock(2, 3),
+            ]
+        )
+    )
+    scheme = qv.QuantScheme(
+        bits=draw(st.integers(2, 8)),
+        symmetric=draw(st.booleans()),
+        granularity=gran,
+        range_method=draw(st.sampled_from([None, "percentile"])),
+        percentile=90.0,
+    )
+    return x, qv.quantize(x, scheme)
+
+
+@settings(max_examples=80, deadline=None)
+@given(quantized())
+def test_block_layout_clip_count_matches_clipped_mask(case):
+    x, res = case
+    assert count_clipped(x, res) == int(qv.clipped_mask(x, res).sum())

@@ -1,0 +1,71 @@
+"""number_line: values mapped to the grid exactly as the core maps them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import quantviz as qv
+from quantviz.figures import number_line
+from tests.helpers import notebook_tensor
+
+
+def values_trace(fig):
+    (t,) = [t for t in fig.data if t.name == "real values x"]
+    return t
+
+
+@pytest.mark.parametrize(
+    "scheme",
+    [
+        pytest.param("int8-sym-per-tensor", id="int8-sym"),
+        pytest.param("uint4-asym-per-tensor", id="uint4-asym"),
+        pytest.param("int4-sym-per-tensor-p90", id="int4-clipping"),
+    ],
+)
+def test_each_value_goes_to_the_level_quantize_picks(scheme):
+    x = notebook_tensor().flatten()
+    res = qv.quantize(x, qv.parse_scheme(scheme))
+    fig = number_line(x, res.scheme, res.scale, res.zero_point)
+    points = values_trace(fig)
+    np.testing.assert_array_equal(points.x, x.numpy())
+    np.testing.assert_array_equal(points.customdata[:, 0], res.q.numpy())
+    np.testing.assert_array_equal(points.customdata[:, 1], res.dequantize().numpy())
+    arrows = fig.layout.annotations
+    assert len(arrows) == x.numel()
+    np.testing.assert_allclose([a.x for a in arrows], res.dequantize().numpy(), rtol=1e-6)
+    n_clipped = int(qv.clipped_mask(x, res).sum())
+    clipped_text = fig.layout.title.subtitle.text
+    assert (f"{n_clipped} value" in clipped_text) == (n_clipped > 0)
+
+
+def test_clipped_region_is_shaded_beyond_half_a_step_past_the_grid():
+    scheme = qv.parse_scheme("int4-sym-per-tensor")
+    fig = number_line(torch.tensor([0.0, 1.0, 30.0]), scheme, scale=1.0)
+    (shade,) = fig.layout.shapes
+    assert shade.x0 == pytest.approx(7.5)
+    assert "1 value clipped" in fig.layout.title.subtitle.text
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"values": torch.zeros(65)}, "at most 64", id="too-many"),
+        pytest.param({"values": torch.zeros(0)}, "at least one", id="none"),
+        pytest.param({"values": torch.tensor([float("nan")])}, "finite", id="nan"),
+        pytest.param({"scale": 0.0}, "positive", id="zero-scale"),
+        pytest.param({"scale": torch.ones(2)}, "single number", id="per-row-scale"),
+        pytest.param(
+            {"zero_point": 99, "scheme": "uint4-asym-per-tensor"}, "outside the grid", id="zp"
+        ),
+        pytest.param({"scheme": "int4"}, "QuantScheme", id="scheme-string"),
+    ],
+)
+def test_bad_arguments_get_a_clear_message(kwargs, message):
+    args = {"values": torch.tensor([1.0, -2.0]), "scheme": "int4-sym-per-tensor", "scale": 0.5}
+    args.update(kwargs)
+    if isinstance(args["scheme"], str) and "-" in args["scheme"]:
+        args["scheme"] = qv.parse_scheme(args["scheme"])
+    with pytest.raises(ValueError, match=message):
+        number_line(**args)
