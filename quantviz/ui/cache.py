@@ -87,3 +87,16 @@ def figure(name: str, key: str, *args: Any, **kwargs: Any) -> go.Figure:
     """``quantviz.figures.<name>(*args, **kwargs)``, cached under ``key`` (which must identify
     the arguments: the tensor token, the scheme, options)."""
     return _figure(name, key, args, kwargs)
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def _error_grid(token: str, keys: tuple[str, ...], _x: torch.Tensor, _schemes: list) -> go.Figure:
+    from quantviz.figures import error_heatmaps_grid
+
+    return error_heatmaps_grid(_x, [qv.quantize(_x, s) for s in _schemes])
+
+
+def error_grid(cur: CurrentTensor, schemes: Sequence[qv.QuantScheme]) -> go.Figure:
+    """One error heatmap per scheme on a shared colour scale (quantized here, not kept: the
+    results of a whole comparison would hold several copies of a large tensor)."""
+    return _error_grid(cur.token, tuple(repr(s) for s in schemes), cur.tensor, list(schemes))

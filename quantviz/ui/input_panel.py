@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
@@ -32,6 +33,7 @@ from quantviz.ui.session import (
     generated_url_params,
     set_current_tensor,
 )
+from quantviz.ui.widgets import show_table
 
 MODES = ["Example", "Type or paste", "Edit grid", "Upload", "Generate"]
 UPLOAD_TYPES = ["safetensors", "npy", "npz", "pt", "pth", "bin", "ckpt", "csv", "tsv", "txt"]
@@ -120,15 +122,27 @@ def _grid_mode() -> None:
     )
     st.caption("Edit any cell; add rows with the + below the grid, delete them by selecting them.")
     if st.button("Use this grid", key="grid_apply", type="primary"):
-        # Through the core's text parser, so an empty cell gets the same message as typed text.
-        text = edited.to_csv(header=False, index=False, lineterminator="\n")
-        _apply(lambda: _parse_grid(text), "edited grid", "grid")
+        _apply(lambda: grid_to_tensor(edited), "edited grid", "grid")
 
 
-def _parse_grid(text: str) -> torch.Tensor:
-    if not text.strip():
+def grid_to_tensor(table: pd.DataFrame) -> torch.Tensor:
+    """The values of an edited grid as a float32 matrix.
+
+    Raises:
+        InputError: an empty grid or an empty cell (named by its 1-based row and column), or
+            what the core's text parser refuses (non-finite values, too many values).
+    """
+    if table.shape[0] == 0 or table.shape[1] == 0:
         raise InputError("The grid is empty: add at least one row.")
-    return parse_matrix(text)
+    empty = table.apply(pd.to_numeric, errors="coerce").isna().to_numpy()
+    if empty.any():
+        r, c = (int(i) for i in np.argwhere(empty)[0])
+        raise InputError(
+            f"Row {r + 1}, column {c + 1} of the grid is empty ({int(empty.sum())} empty "
+            "cell(s) in all): type a number there, or delete the row."
+        )
+    # Through the core's text parser, so every other check matches typed text exactly.
+    return parse_matrix(table.to_csv(header=False, index=False, lineterminator="\n"))
 
 
 def _upload_mode() -> None:
@@ -184,7 +198,7 @@ def _tensor_picker(entries: list, usable: list) -> str | None:
     query = st.text_input("Search tensors", key="upload_search", placeholder="e.g. q_proj")
     query = query.strip().lower()
     shown = [e for e in entries if query in e.name.lower()]
-    table = pd.DataFrame(
+    listing = pd.DataFrame(
         {
             "name": [e.name for e in shown],
             "shape": ["×".join(map(str, e.shape)) for e in shown],
@@ -193,7 +207,7 @@ def _tensor_picker(entries: list, usable: list) -> str | None:
             "usable": ["yes" if e.quantizable else (e.reason or "no") for e in shown],
         }
     )
-    st.dataframe(table, key="upload_table", hide_index=True, width="stretch", height=220)
+    show_table(listing, key="upload_table", hide_index=True, width="stretch", height=220)
     names = [e.name for e in usable if query in e.name.lower()]
     if not names:
         st.info("No quantizable tensor matches the search.")

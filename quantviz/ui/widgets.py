@@ -62,3 +62,11 @@ def stats_cards(cur: CurrentTensor, per_row: int = 4) -> None:
         row = st.columns(per_row)
         for col, label in zip(row, STAT_LABELS[start : start + per_row], strict=False):
             col.metric(label, values[label], help=helps.get(label) or None)
+
+
+def show_table(data: Any, key: str, **kwargs: Any) -> None:
+    """``st.dataframe`` inside a container keyed ``key``: a read-only dataframe carries no key
+    of its own, and the container gives it a stable handle (the ``st-key-<key>`` CSS class in
+    the browser, the block id in AppTest)."""
+    with st.container(key=key):
+        st.dataframe(data, **kwargs)

@@ -69,3 +69,25 @@ def array(value: Any) -> np.ndarray:
         shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
         return flat.reshape(shape)
     return np.asarray(value, dtype=float)
+
+
+def _blocks(node: Any):
+    children = getattr(node, "children", None)
+    if children is None:
+        return
+    yield node
+    for child in children.values():
+        yield from _blocks(child)
+
+
+def keyed(at: AppTest, key: str) -> Any:
+    """The container keyed ``key`` (``st.container(key=...)``), searchable like ``at``."""
+    for block in _blocks(at._tree):
+        if getattr(block, "_block_id", "").endswith(f"-{key}"):
+            return block
+    raise KeyError(key)
+
+
+def shown_table(at: AppTest, key: str) -> Any:
+    """The dataframe shown by ``quantviz.ui.widgets.show_table(..., key=key)``, as pandas."""
+    return keyed(at, key).dataframe[0].value

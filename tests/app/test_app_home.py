@@ -12,7 +12,7 @@ from safetensors.torch import save
 from quantviz.inputs import InputError, describe_tensor, generate, open_checkpoint, parse_matrix
 from quantviz.ui.nav import PAGES
 from quantviz.ui.session import EXAMPLE, tensor_token
-from tests.app._helpers import ROOT, assert_ok, charts, current_tensor, metrics
+from tests.app._helpers import ROOT, assert_ok, charts, current_tensor, metrics, shown_table
 
 EXAMPLE_T = torch.tensor(EXAMPLE)
 
@@ -153,7 +153,7 @@ def test_upload_checkpoint_picks_tensors_with_search(app):
     assert_ok(at)
     picker = at.selectbox(key="upload_tensor")
     assert set(picker.options) == {"layers.0.q_proj.weight", "layers.0.k_proj.weight"}
-    table = at.dataframe[0].value
+    table = shown_table(at, "upload_table")
     assert set(table["name"]) == set(weights)
     assert "int64" in table.loc[table["name"] == "position_ids", "usable"].item()
     picker.set_value("layers.0.q_proj.weight").run()
@@ -162,7 +162,7 @@ def test_upload_checkpoint_picks_tensors_with_search(app):
     assert cur.dtype == "bfloat16"
     at.text_input(key="upload_search").set_value("K_PROJ").run()
     assert at.selectbox(key="upload_tensor").options == ["layers.0.k_proj.weight"]
-    assert list(at.dataframe[0].value["name"]) == ["layers.0.k_proj.weight"]
+    assert list(shown_table(at, "upload_table")["name"]) == ["layers.0.k_proj.weight"]
 
 
 @pytest.mark.parametrize(

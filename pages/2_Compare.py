@@ -1,0 +1,83 @@
+"""Compare granularities: one table of error and storage cost per granularity, a bar chart of the
+error and the error heatmaps side by side on one colour scale."""
+
+import dataclasses
+
+import streamlit as st
+
+from quantviz.ui import cache, current, page_setup, scheme_controls
+from quantviz.ui.compare_view import (
+    block_choices,
+    comparison_granularities,
+    group_choices,
+    seed_choices,
+    styled_table,
+)
+from quantviz.ui.export import table_csv
+from quantviz.ui.widgets import fmt_shape, show_figure, show_table
+
+METRICS = {
+    "mse": "MSE",
+    "mae": "MAE",
+    "max_abs_error": "Max error",
+    "sqnr_db": "SQNR (dB)",
+    "rel_error": "Relative error",
+}
+
+page_setup("Compare", icon=":material/compare_arrows:")
+
+cur = current()
+shape = tuple(cur.tensor.shape)
+st.title("Compare granularities")
+st.caption(
+    f"**{cur.name}** · {fmt_shape(shape)} — every granularity at the same bits, symmetry and "
+    "range: finer granularities store more scales and lose less."
+)
+
+base = scheme_controls("cmp", parts=("bits", "sym", "signed", "range"), columns=4)
+groups, blocks = group_choices(shape), block_choices(shape)
+seed_choices(cur.token, groups, blocks)
+c1, c2 = st.columns(2)
+if groups:
+    c1.multiselect("Group sizes", groups, key="cmp_groups", help="Groups run along each row.")
+if blocks:
+    c2.multiselect("Block tiles", blocks, key="cmp_blocks", help="rows × columns per tile.")
+grans = comparison_granularities(
+    shape, st.session_state.get("cmp_groups", []), st.session_state.get("cmp_blocks", [])
+)
+schemes = [dataclasses.replace(base, granularity=g) for g in grans]
+
+try:
+    with st.spinner(f"Quantizing {len(schemes)} ways…"):
+        table = cache.compare(cur, schemes)
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+
+show_table(styled_table(table), key="cmp_table", hide_index=True, width="stretch")
+st.download_button(
+    "Download table (.csv)",
+    table_csv(table),
+    file_name=f"compare-{base.format_name}-{'sym' if base.symmetric else 'asym'}.csv",
+    mime="text/csv",
+    key="cmp_csv",
+    on_click="ignore",
+)
+
+c1, c2 = st.columns([1, 3])
+metric = c1.selectbox("Metric", list(METRICS), format_func=METRICS.__getitem__, key="cmp_metric")
+axis = c2.radio("Axis", ["auto", "linear", "log"], key="cmp_axis", horizontal=True)
+log = None if axis == "auto" else axis == "log"
+bars = cache.figure(
+    "compare_bar",
+    f"cb|{cur.token}|{[repr(s) for s in schemes]}|{metric}|{log}",
+    table.assign(scheme=table["granularity"]),
+    metric=metric,
+    log_scale=log,
+)
+show_figure(bars, key="cmp_bar")
+
+st.markdown("**Where the error goes** — one shared colour scale, so the panels compare directly")
+with st.spinner("Drawing the error maps…"):
+    grid = cache.error_grid(cur, schemes)
+show_figure(grid, key="cmp_error_maps")

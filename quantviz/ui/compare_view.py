@@ -1,0 +1,91 @@
+"""The Compare page's choices of granularities and its highlighted table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+from pandas.io.formats.style import Styler
+
+import quantviz as qv
+
+_SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_SAVED = "cmp_saved"
+
+# Display name and number format of each column of qv.compare shown on the page.
+COLUMNS = {
+    "granularity": ("Granularity", None),
+    "mse": ("MSE", "{:.4g}"),
+    "mae": ("MAE", "{:.4g}"),
+    "max_abs_error": ("Max error", "{:.4g}"),
+    "sqnr_db": ("SQNR (dB)", "{:.1f}"),
+    "num_scales": ("Scales stored", "{:,}"),
+    "bits_per_element": ("Bits / element", "{:.3f}"),
+    "compression_ratio": ("Compression ×", "{:.2f}"),
+}
+LOWER_IS_BETTER = ["MSE", "MAE", "Max error", "Scales stored", "Bits / element"]
+HIGHER_IS_BETTER = ["SQNR (dB)", "Compression ×"]
+# Visible on light and dark backgrounds alike.
+BEST = "font-weight: 700; background-color: rgba(34, 197, 94, 0.28)"
+
+
+def group_choices(shape: tuple[int, ...]) -> list[int]:
+    """Group sizes that split the last dim into at least two groups."""
+    return [g for g in _SIZES if g < shape[-1]]
+
+
+def block_choices(shape: tuple[int, ...]) -> list[str]:
+    """Square tiles ("8x8") smaller than the matrix in at least one direction; none for 1-D."""
+    if len(shape) < 2:
+        return []
+    return [f"{t}x{t}" for t in _SIZES if t < max(shape[-2], shape[-1])]
+
+
+def default_choices(groups: Sequence[int], blocks: Sequence[str]) -> tuple[list, list]:
+    """The usual LLM group sizes (up to three, at most 128) and up to two tiles (at most 128)."""
+    small_groups = [g for g in groups if g <= 128][-3:]
+    small_blocks = [b for b in blocks if int(b.split("x")[0]) <= 128][-2:]
+    return small_groups, small_blocks
+
+
+def seed_choices(token: str, groups: list[int], blocks: list[str]) -> None:
+    """Fill the group and tile pickers: defaults for a new tensor, else what was picked last
+    time (Streamlit forgets a page's widgets when another page runs)."""
+    saved = st.session_state.get(_SAVED)
+    if saved is None or saved[0] != token:
+        saved = (token, *default_choices(groups, blocks))
+    st.session_state.setdefault("cmp_groups", [g for g in saved[1] if g in groups])
+    st.session_state.setdefault("cmp_blocks", [b for b in saved[2] if b in blocks])
+    st.session_state[_SAVED] = (
+        token,
+        st.session_state["cmp_groups"],
+        st.session_state["cmp_blocks"],
+    )
+
+
+def comparison_granularities(
+    shape: tuple[int, ...], groups: Sequence[int], blocks: Sequence[str]
+) -> list[qv.Granularity]:
+    """Per-tensor, per-row and per-column (2-D and up), the chosen groups (along the last dim)
+    and tiles, in that order."""
+    grans: list[qv.Granularity] = [qv.PerTensor()]
+    if len(shape) >= 2:
+        grans += [qv.PerChannel(0), qv.PerChannel(1)]
+    grans += [qv.PerGroup(int(g)) for g in sorted(groups)]
+    if len(shape) >= 2:
+        tiles = sorted(blocks, key=lambda b: int(b.split("x")[0]))
+        grans += [qv.PerBlock(*(int(n) for n in b.split("x"))) for b in tiles]
+    return grans
+
+
+def styled_table(table: pd.DataFrame) -> Styler:
+    """The comparison with readable headers, formatted numbers and the best value of every
+    column highlighted."""
+    shown = table[list(COLUMNS)].rename(columns={k: v[0] for k, v in COLUMNS.items()})
+    formats = {name: f for name, f in COLUMNS.values() if f}
+    return (
+        shown.style.format(formats)
+        .highlight_min(subset=LOWER_IS_BETTER, props=BEST)
+        .highlight_max(subset=HIGHER_IS_BETTER, props=BEST)
+    )
