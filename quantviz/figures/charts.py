@@ -107,9 +107,32 @@ def compare_bar(
     return fig
 
 
+def pareto_front(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """Indices of the points no other point beats on both cost (lower) and quality, by cost.
+
+    Args:
+        cost: e.g. bits per element.
+        quality: the metric; non-finite entries never make the front.
+        higher_is_better: whether a larger ``quality`` is better (SQNR) or worse (errors).
+
+    Returns:
+        int array of indices into the inputs, sorted by increasing cost.
+    """
+    q = np.asarray(quality, dtype=np.float64)
+    q = q if higher_is_better else -q
+    idx = np.flatnonzero(np.isfinite(q))
+    # By cost, best quality first among equal costs, then keep each new best quality.
+    idx = idx[np.lexsort((-q[idx], np.asarray(cost, dtype=np.float64)[idx]))]
+    best = np.maximum.accumulate(q[idx]) if idx.size else q[idx]
+    new_best = np.ones(idx.size, dtype=bool)
+    new_best[1:] = q[idx][1:] > best[:-1]
+    return idx[new_best]
+
+
 def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db") -> go.Figure:
     """Storage cost against quality: one line per granularity (solid symmetric, dashed
-    asymmetric) over bits per element, plus the ideal ``6.02·b + 1.76`` dB line for SQNR.
+    asymmetric) over bits per element, the Pareto front (the best quality for each storage
+    budget) underneath, and the ideal ``6.02·b + 1.76`` dB line for SQNR.
 
     Args:
         sweep: the DataFrame from ``quantviz.sweep.sweep_bits``.
@@ -121,6 +144,23 @@ def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db") -> go.Figure:
     """
     _check_table(sweep, metric, ("bits_per_element", "granularity", "symmetric", "bits"))
     fig = go.Figure()
+    higher = metric in _HIGHER_IS_BETTER
+    front = sweep.iloc[
+        pareto_front(sweep["bits_per_element"].to_numpy(), sweep[metric].to_numpy(), higher)
+    ]
+    if len(front) > 1:
+        fig.add_trace(
+            go.Scatter(
+                x=front["bits_per_element"].to_numpy(dtype=np.float64),
+                y=front[metric].to_numpy(dtype=np.float64),
+                mode="lines+markers",
+                name="best for its size (Pareto front)",
+                line={"color": "rgba(128,128,128,0.35)", "width": 9},
+                marker={"size": 15, "color": "rgba(128,128,128,0.35)"},
+                text=front["scheme"].to_numpy() if "scheme" in front.columns else None,
+                hovertemplate="Pareto front: %{text}<extra></extra>",
+            )
+        )
     granularities = list(dict.fromkeys(sweep["granularity"].astype(str)))
     dropped = 0
     for gi, gran in enumerate(granularities):

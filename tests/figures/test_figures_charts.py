@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import quantviz as qv
 from quantviz.figures import compare_bar, tradeoff_chart
 from quantviz.figures._style import ACCENT, HIGHLIGHT
+from quantviz.figures.charts import pareto_front
 from quantviz.sweep import sweep_bits
 from tests.helpers import notebook_tensor
 
@@ -91,7 +94,7 @@ def sweep() -> pd.DataFrame:
 
 def test_tradeoff_has_a_line_per_granularity_and_symmetry_plus_the_ideal(sweep):
     fig = tradeoff_chart(sweep)
-    lines = [t for t in fig.data if not t.name.startswith("ideal")]
+    lines = [t for t in fig.data if " · " in t.name]
     assert len(lines) == 3 * 2
     for trace in lines:
         gran, sym = trace.name.split(" · ")
@@ -121,8 +124,49 @@ def test_tradeoff_leaves_out_infinite_points_and_says_so():
     sweep = sweep_bits(x, bits=[2, 8], granularities=["per-tensor"], symmetric=[True])
     assert np.isinf(sweep["sqnr_db"]).all()
     fig = tradeoff_chart(sweep)
-    assert all(len(t.x) == 0 for t in fig.data if not t.name.startswith("ideal"))
+    assert all(len(t.x) == 0 for t in fig.data if " · " in t.name)
     assert "2 perfect" in fig.layout.title.subtitle.text
+
+
+def test_tradeoff_draws_the_pareto_front_of_the_sweep(sweep):
+    fig = tradeoff_chart(sweep)
+    (front,) = [t for t in fig.data if t.name.startswith("best for its size")]
+    idx = pareto_front(sweep["bits_per_element"].to_numpy(), sweep["sqnr_db"].to_numpy(), True)
+    np.testing.assert_allclose(front.y, sweep["sqnr_db"].to_numpy()[idx])
+    assert list(front.text) == list(sweep["scheme"].iloc[idx])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.one_of(st.integers(-5, 5), st.just(math.inf))),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_pareto_front_keeps_exactly_the_undominated_points(points, higher):
+    cost = np.array([p[0] for p in points], dtype=float)
+    quality = np.array([p[1] for p in points], dtype=float)
+    good = quality if higher else -quality  # larger is better from here on
+    finite = np.isfinite(quality)
+
+    def dominated(i: int) -> bool:
+        return any(
+            finite[j]
+            and cost[j] <= cost[i]
+            and good[j] >= good[i]
+            and (cost[j] < cost[i] or good[j] > good[i])
+            for j in range(len(points))
+        )
+
+    front = pareto_front(cost, quality, higher).tolist()
+    keep = [i for i in range(len(points)) if finite[i] and not dominated(i)]
+    undominated = {(cost[i], quality[i]) for i in keep}
+    # Exactly one front point per undominated (cost, quality) pair, sorted by cost.
+    assert {(cost[i], quality[i]) for i in front} == undominated
+    assert len(front) == len(undominated)
+    assert list(cost[front]) == sorted(cost[front])
 
 
 def test_tradeoff_refuses_a_table_without_sweep_columns(sweep):
