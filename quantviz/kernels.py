@@ -20,9 +20,12 @@ from dataclasses import dataclass
 import torch
 
 from quantviz.granularity import Granularity, PerChannel, PerGroup, PerTensor
+from quantviz.ranges import block_min_max, scale_zero_point
+from quantviz.scheme import QuantScheme
 
-# Elements per slice: 2^17 float32 = 512 KB, so a slice and its scratch buffer fit in L2.
-CHUNK_ELEMENTS = 1 << 17
+# Elements per slice: 2^20 float32 = 4 MB, so a slice and its scratch buffer stay in a server
+# CPU's L3 cache while keeping the slice count (and the per-op thread hand-offs) low.
+CHUNK_ELEMENTS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,62 @@ def quantize_layout(
         buf.round_().clamp_(q_min, q_max)
         out[rows].copy_(buf)  # exact: the values are already whole numbers in range
     return layout.restore(out)
+
+
+def quantize_rows_fused(
+    data: torch.Tensor, scheme: QuantScheme
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+    """Full-range quantization where each row of ``data`` is one block, in a single memory pass.
+
+    Each slice of whole blocks is read once: its ranges, scales and integers are all computed
+    while it sits in cache. Used for per-row and per-group layouts (contiguous block rows).
+
+    Returns:
+        ``(q, scale, zero_point, finite)``: q shaped like ``data``, ``(num_blocks, 1)`` float32
+        parameters, and whether every block range was finite (False means NaN or inf in data).
+    """
+    out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
+    scales = torch.empty((data.shape[0], 1), dtype=torch.float32, device=data.device)
+    zero_points = torch.empty_like(scales)
+    rows_per_slice = max(1, _FUSED_ELEMENTS // data.shape[1])
+    scratch = torch.empty(
+        (min(data.shape[0], rows_per_slice), data.shape[1]), dtype=torch.float32, device=data.device
+    )
+    finite = True
+    for start in range(0, data.shape[0], rows_per_slice):
+        rows = slice(start, min(data.shape[0], start + rows_per_slice))
+        part = data[rows]
+        lo, hi = block_min_max(part, None)
+        if scheme.symmetric:
+            hi = torch.maximum(-lo, hi)
+            lo = -hi
+        finite = finite and bool(torch.isfinite(hi - lo).all())
+        scale, zp = scale_zero_point(lo, hi, scheme)
+        scales[rows], zero_points[rows] = scale, zp
+        buf = scratch[: rows.stop - rows.start]
+        torch.div(part, scale, out=buf)
+        if not scheme.symmetric:
+            buf.add_(zp)
+        buf.round_().clamp_(scheme.q_min, scheme.q_max)
+        out[rows].copy_(buf)
+    return out, scales, zero_points, finite
+
+
+def fused_rows_apply(data: torch.Tensor, valid: torch.Tensor | None, scheme: QuantScheme) -> bool:
+    """Whether :func:`quantize_rows_fused` fits: full range, CPU, contiguous unpadded block rows
+    that each fit in a slice, and enough blocks for slicing to matter."""
+    return (
+        scheme.range_method in ("absmax", "minmax")
+        and valid is None
+        and data.device.type == "cpu"
+        and data.is_contiguous()
+        and data.shape[0] > 1
+        and data.shape[1] <= _FUSED_ELEMENTS
+    )
+
+
+# The fused pass uses the same slice size.
+_FUSED_ELEMENTS = 1 << 20
 
 
 def dequantize_layout(layout: Layout, symmetric: bool) -> torch.Tensor:

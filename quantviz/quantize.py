@@ -10,13 +10,15 @@ from dataclasses import dataclass
 
 import torch
 
-from quantviz.granularity import expand_to_elements, to_blocks
+from quantviz.granularity import Blocks, expand_to_elements, to_blocks
 from quantviz.kernels import (
     Layout,
     broadcast_layout,
     dequantize_layout,
     full_layout,
+    fused_rows_apply,
     quantize_layout,
+    quantize_rows_fused,
 )
 from quantviz.ranges import block_range, mse_search, scale_zero_point
 from quantviz.scheme import QuantScheme
@@ -99,6 +101,28 @@ def quantize(x: torch.Tensor, scheme: QuantScheme) -> QuantResult:
     if scheme.range_method in ("percentile", "mse"):
         refuse_non_finite(x)  # their searches would not propagate NaN reliably
     blocks = to_blocks(x, scheme.granularity)
+    if fused_rows_apply(blocks.data, blocks.valid, scheme):
+        q_rows, scale, zero_point, finite = quantize_rows_fused(blocks.data, scheme)
+        if not finite:
+            refuse_non_finite(x)
+        q = blocks.restore(q_rows)
+        scale_grid = blocks.params_to_grid(scale).contiguous()
+        zp_grid = blocks.params_to_grid(zero_point).contiguous()
+    else:
+        q, scale_grid, zp_grid = _quantize_two_pass(x, blocks, scheme)
+    return QuantResult(
+        q=q.contiguous(),
+        scale=scale_grid,
+        zero_point=zp_grid.to(torch.int32),
+        scheme=scheme,
+    )
+
+
+def _quantize_two_pass(
+    x: torch.Tensor, blocks: Blocks, scheme: QuantScheme
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ranges of all blocks first, then the integers: for blocks that are not contiguous rows
+    (columns, tiles, ragged groups) and for the percentile and MSE range methods."""
     r_min, r_max = block_range(blocks.data, blocks.valid, scheme)
     # NaN and inf propagate into the block ranges, so this is a full check at per-block cost.
     if not bool(torch.isfinite(r_max - r_min).all()):
@@ -113,12 +137,7 @@ def quantize(x: torch.Tensor, scheme: QuantScheme) -> QuantResult:
     if layout is None:  # ragged groups and 2-D tiles: work on the (copied) block rows
         layout = Layout(blocks.data, scale, zero_point, blocks.restore)
     q = quantize_layout(layout, scheme.q_min, scheme.q_max, scheme.symmetric, scheme.storage_dtype)
-    return QuantResult(
-        q=q.contiguous(),
-        scale=scale_grid,
-        zero_point=zp_grid.to(torch.int32),
-        scheme=scheme,
-    )
+    return q, scale_grid, zp_grid
 
 
 def _param_layout(

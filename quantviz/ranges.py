@@ -31,8 +31,8 @@ def block_min_max(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each block's minimum and maximum over its real elements, as ``(num_blocks, 1)`` tensors."""
     if valid is None:
-        lo, hi = torch.aminmax(data, dim=1, keepdim=True)
-        return lo, hi
+        # Two plain reductions: torch.aminmax along a dim is about 3x slower on CPU than both.
+        return data.amin(dim=1, keepdim=True), data.amax(dim=1, keepdim=True)
     lo = _masked(data, valid, math.inf).amin(dim=1, keepdim=True)
     hi = _masked(data, valid, -math.inf).amax(dim=1, keepdim=True)
     return lo, hi
