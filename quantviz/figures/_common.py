@@ -52,7 +52,7 @@ def histogram(
         lo, hi = lo - pad, hi + pad
     counts = torch.histc(finite, bins=bins, min=lo, max=hi)
     edges = np.linspace(lo, hi, bins + 1)
-    return counts.numpy().astype(np.float64), edges
+    return counts.cpu().numpy().astype(np.float64), edges
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,8 @@ def grid_to_block_order(blocks: Blocks, param: torch.Tensor) -> torch.Tensor:
     """A per-block parameter in the API's grid shape, reordered to the ``(num_blocks, 1)`` rows
     of ``blocks`` (the inverse of ``blocks.params_to_grid``, found from that mapping itself)."""
     n = blocks.data.shape[0]
-    ids = blocks.params_to_grid(torch.arange(n).reshape(n, 1)).reshape(-1)
-    out = torch.empty(n, dtype=param.dtype)
+    ids = blocks.params_to_grid(torch.arange(n, device=param.device).reshape(n, 1)).reshape(-1)
+    out = torch.empty(n, dtype=param.dtype, device=param.device)
     out[ids] = param.reshape(-1)
     return out.reshape(n, 1)
 

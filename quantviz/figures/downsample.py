@@ -126,8 +126,8 @@ def pool_positions(
     col_best, col_idx = windows.max(dim=3)  # (out_r, row_step, out_c)
     row_in = col_best.argmax(dim=1, keepdim=True)  # (out_r, 1, out_c)
     col_in = col_idx.gather(1, row_in).squeeze(1)
-    rows = torch.arange(out_r).unsqueeze(1) * row_step + row_in.squeeze(1)
-    cols = torch.arange(out_c).unsqueeze(0) * col_step + col_in
+    rows = torch.arange(out_r, device=m.device).unsqueeze(1) * row_step + row_in.squeeze(1)
+    cols = torch.arange(out_c, device=m.device).unsqueeze(0) * col_step + col_in
     return rows, cols
 
 
@@ -156,10 +156,11 @@ def display_matrix(
         rows = np.broadcast_to(np.arange(n_rows, dtype=np.int32)[:, None], (n_rows, n_cols))
         cols = np.broadcast_to(np.arange(n_cols, dtype=np.int32)[None, :], (n_rows, n_cols))
         return DisplayMatrix(
-            m.numpy().copy(), 1, 1, shape, False, note, (n_rows, n_cols), rows, cols
+            m.cpu().numpy().copy(), 1, 1, shape, False, note, (n_rows, n_cols), rows, cols
         )
     rows_t, cols_t = pool_positions(m, row_step, col_step)
-    values = m[rows_t, cols_t].numpy()
+    # Only the pooled cells leave the tensor's device.
+    values = m[rows_t, cols_t].cpu().numpy()
     pooled = (
         f"downsampled {n_rows}×{n_cols} → {values.shape[0]}×{values.shape[1]} by max-|x| pooling "
         f"(each cell: the value of largest magnitude in a {row_step}×{col_step} window)"
@@ -172,8 +173,8 @@ def display_matrix(
         downsampled=True,
         note=f"{note}; {pooled}" if note else pooled,
         matrix_shape=(n_rows, n_cols),
-        source_rows=rows_t.to(torch.int32).numpy(),
-        source_cols=cols_t.to(torch.int32).numpy(),
+        source_rows=rows_t.to(torch.int32).cpu().numpy(),
+        source_cols=cols_t.to(torch.int32).cpu().numpy(),
     )
 
 
@@ -189,7 +190,7 @@ def gather_like(x: torch.Tensor | np.ndarray, dm: DisplayMatrix) -> np.ndarray:
             f"shape mismatch: {tuple(x.shape)} does not match the displayed {dm.original_shape}"
         )
     if not dm.downsampled:
-        return m.numpy().copy()
-    rows = torch.from_numpy(dm.source_rows.astype(np.int64))
-    cols = torch.from_numpy(dm.source_cols.astype(np.int64))
-    return m[rows, cols].numpy()
+        return m.cpu().numpy().copy()
+    rows = torch.from_numpy(dm.source_rows.astype(np.int64)).to(m.device)
+    cols = torch.from_numpy(dm.source_cols.astype(np.int64)).to(m.device)
+    return m[rows, cols].cpu().numpy()

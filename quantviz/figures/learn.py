@@ -76,8 +76,11 @@ def number_line(
     if not isinstance(scheme, QuantScheme):
         raise ValueError(f"expected a QuantScheme, got {type(scheme).__name__}")
     if not isinstance(values, torch.Tensor):
-        values = torch.as_tensor(values, dtype=torch.float32)
-    v = values.detach().reshape(-1).to(torch.float32)
+        try:
+            values = torch.as_tensor(values, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"values must be numbers, got {values!r:.80}") from None
+    v = values.detach().reshape(-1).to(torch.float32).cpu()  # at most 64 numbers
     if v.numel() == 0:
         raise ValueError("number_line needs at least one value, got none")
     if v.numel() > MAX_VALUES:

@@ -40,6 +40,11 @@ def test_each_value_goes_to_the_level_quantize_picks(scheme):
     assert (f"{n_clipped} value" in clipped_text) == (n_clipped > 0)
 
 
+def test_plain_lists_are_accepted():
+    fig = number_line([0.5, -1.25], qv.parse_scheme("int8-sym-per-tensor"), scale=0.25)
+    np.testing.assert_array_equal(values_trace(fig).customdata[:, 0], [2, -5])
+
+
 def test_clipped_region_is_shaded_beyond_half_a_step_past_the_grid():
     scheme = qv.parse_scheme("int4-sym-per-tensor")
     fig = number_line(torch.tensor([0.0, 1.0, 30.0]), scheme, scale=1.0)
@@ -53,6 +58,7 @@ def test_clipped_region_is_shaded_beyond_half_a_step_past_the_grid():
     [
         pytest.param({"values": torch.zeros(65)}, "at most 64", id="too-many"),
         pytest.param({"values": torch.zeros(0)}, "at least one", id="none"),
+        pytest.param({"values": "1, 2"}, "must be numbers", id="text"),
         pytest.param({"values": torch.tensor([float("nan")])}, "finite", id="nan"),
         pytest.param({"scale": 0.0}, "positive", id="zero-scale"),
         pytest.param({"scale": torch.ones(2)}, "single number", id="per-row-scale"),
