@@ -129,14 +129,34 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool) 
     return idx[new_best]
 
 
-def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db") -> go.Figure:
+def _front_trace(sweep: pd.DataFrame, metric: str) -> go.Scatter | None:
+    """The Pareto front as a wide translucent band, or None with fewer than two points on it."""
+    cost = sweep["bits_per_element"].to_numpy()
+    front = sweep.iloc[pareto_front(cost, sweep[metric].to_numpy(), metric in _HIGHER_IS_BETTER)]
+    if len(front) < 2:
+        return None
+    return go.Scatter(
+        x=front["bits_per_element"].to_numpy(dtype=np.float64),
+        y=front[metric].to_numpy(dtype=np.float64),
+        mode="lines+markers",
+        name="best for its size (Pareto front)",
+        line={"color": "rgba(128,128,128,0.35)", "width": 9},
+        marker={"size": 15, "color": "rgba(128,128,128,0.35)"},
+        text=front["scheme"].to_numpy() if "scheme" in front.columns else None,
+        hovertemplate="Pareto front: %{text}<extra></extra>",
+    )
+
+
+def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db", pareto: bool = False) -> go.Figure:
     """Storage cost against quality: one line per granularity (solid symmetric, dashed
-    asymmetric) over bits per element, the Pareto front (the best quality for each storage
-    budget) underneath, and the ideal ``6.02·b + 1.76`` dB line for SQNR.
+    asymmetric) over bits per element, and the ideal ``6.02·b + 1.76`` dB line for SQNR;
+    optionally the Pareto front (the best quality for each storage budget) underneath.
 
     Args:
         sweep: the DataFrame from ``quantviz.sweep.sweep_bits``.
         metric: the y column; error metrics get a log axis.
+        pareto: draw the Pareto front as a wide grey band under the lines (an extra trace named
+            "best for its size (Pareto front)").
 
     Returns:
         A plotly Figure. Infinite SQNR points (perfect reconstructions) are left out and counted
@@ -144,23 +164,10 @@ def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db") -> go.Figure:
     """
     _check_table(sweep, metric, ("bits_per_element", "granularity", "symmetric", "bits"))
     fig = go.Figure()
-    higher = metric in _HIGHER_IS_BETTER
-    front = sweep.iloc[
-        pareto_front(sweep["bits_per_element"].to_numpy(), sweep[metric].to_numpy(), higher)
-    ]
-    if len(front) > 1:
-        fig.add_trace(
-            go.Scatter(
-                x=front["bits_per_element"].to_numpy(dtype=np.float64),
-                y=front[metric].to_numpy(dtype=np.float64),
-                mode="lines+markers",
-                name="best for its size (Pareto front)",
-                line={"color": "rgba(128,128,128,0.35)", "width": 9},
-                marker={"size": 15, "color": "rgba(128,128,128,0.35)"},
-                text=front["scheme"].to_numpy() if "scheme" in front.columns else None,
-                hovertemplate="Pareto front: %{text}<extra></extra>",
-            )
-        )
+    if pareto:
+        front = _front_trace(sweep, metric)
+        if front is not None:
+            fig.add_trace(front)
     granularities = list(dict.fromkeys(sweep["granularity"].astype(str)))
     dropped = 0
     for gi, gran in enumerate(granularities):

@@ -129,7 +129,8 @@ def test_tradeoff_leaves_out_infinite_points_and_says_so():
 
 
 def test_tradeoff_draws_the_pareto_front_of_the_sweep(sweep):
-    fig = tradeoff_chart(sweep)
+    assert not [t for t in tradeoff_chart(sweep).data if t.name.startswith("best")]
+    fig = tradeoff_chart(sweep, pareto=True)
     (front,) = [t for t in fig.data if t.name.startswith("best for its size")]
     idx = pareto_front(sweep["bits_per_element"].to_numpy(), sweep["sqnr_db"].to_numpy(), True)
     np.testing.assert_allclose(front.y, sweep["sqnr_db"].to_numpy()[idx])
