@@ -33,6 +33,7 @@ from quantviz.quantize import (
     quantize,
     quantize_with_params,
 )
+from quantviz.scan import scan, summarize_scan
 from quantviz.scheme import QuantScheme, parse_scheme
 
 __all__ = [
@@ -62,4 +63,6 @@ __all__ = [
     "parse_scheme",
     "quantize",
     "quantize_with_params",
+    "scan",
+    "summarize_scan",
 ]

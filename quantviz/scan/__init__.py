@@ -1,0 +1,44 @@
+"""Whole checkpoints: the quantization error of every layer under several schemes.
+
+``qv.scan(path_or_bytes, ["int8-sym-per-row", "int4-sym-per-group-128"])`` returns one row per
+tensor × scheme; :func:`summarize_scan` turns it into whole-model numbers.
+"""
+
+from quantviz.scan.core import (
+    DEFAULT_SCAN_SCHEMES,
+    SCAN_COLUMNS,
+    SCAN_MAX_ELEMENTS,
+    SKIPPED_KEYS,
+    as_schemes,
+    natural_key,
+    resolve_device,
+    scan,
+)
+from quantviz.scan.engine import ErrorTotals, tensor_errors
+from quantviz.scan.summary import (
+    LAYER_COLUMNS,
+    SUMMARY_COLUMNS,
+    fmt_mb,
+    layer_table,
+    summarize_scan,
+    worst_layers,
+)
+
+__all__ = [
+    "DEFAULT_SCAN_SCHEMES",
+    "LAYER_COLUMNS",
+    "SCAN_COLUMNS",
+    "SCAN_MAX_ELEMENTS",
+    "SKIPPED_KEYS",
+    "SUMMARY_COLUMNS",
+    "ErrorTotals",
+    "as_schemes",
+    "fmt_mb",
+    "layer_table",
+    "natural_key",
+    "resolve_device",
+    "scan",
+    "summarize_scan",
+    "tensor_errors",
+    "worst_layers",
+]
