@@ -1,0 +1,406 @@
+"""Command line: ``python -m quantviz scan CHECKPOINT`` and ``python -m quantviz compare FILE``.
+
+Exit codes: 0 done, 2 usage error (bad option or scheme name, ambiguous tensor), 3 input error
+(missing, unreadable or corrupted file, unknown tensor, unwritable output), 4 nothing to quantize.
+Messages go to stderr without tracebacks; tables go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from quantviz.compare import compare
+from quantviz.granularity import num_blocks
+from quantviz.inputs.checkpoint import open_checkpoint
+from quantviz.inputs.errors import InputError
+from quantviz.scan import (
+    DEFAULT_SCAN_SCHEMES,
+    SCAN_MAX_ELEMENTS,
+    fmt_mb,
+    layer_table,
+    resolve_device,
+    scan,
+    summarize_scan,
+)
+from quantviz.scheme import QuantScheme, parse_scheme
+
+EXIT_OK, EXIT_USAGE, EXIT_INPUT, EXIT_EMPTY = 0, 2, 3, 4
+
+DEFAULT_COMPARE_SCHEMES = (
+    "int8-sym-per-tensor",
+    "int8-sym-per-row",
+    "int8-sym-per-column",
+    "int8-sym-per-group-128",
+)
+
+SCHEME_HELP = """\
+scheme names:  [u]int<bits>-<sym|asym>-<granularity>[-<range>]
+  bits         2 to 16; 'uint' is an unsigned grid (asym only), 'int' a signed one
+  sym / asym   zero point fixed at 0 / scale and zero point from the min and max
+  granularity  which elements share one scale:
+                 per-tensor          one scale for the whole tensor
+                 per-row             one per row (output channel of a Linear weight)
+                 per-column          one per column
+                 per-channel-dim<N>  one per index along dim N
+                 per-group-<G>       runs of G elements along the last dim
+                 per-block-<R>x<C>   R×C tiles over the last two dims
+  range        optional: 'mse' searches the clip ratio with the least error,
+               'p99.9' clips at that percentile; default: the full range (absmax/minmax)
+  examples     int8-sym-per-row  int4-sym-per-group-128  uint8-asym-per-tensor
+               int4-asym-per-block-64x64-mse  int8-sym-per-channel-dim1-p99.9
+
+exit codes: 0 done, 2 usage error, 3 unreadable input or output, 4 nothing to quantize
+"""
+
+
+class UsageError(Exception):
+    """A command line that cannot run as given (exit 2)."""
+
+
+def _scheme_arg(text: str) -> QuantScheme:
+    try:
+        return parse_scheme(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``quantviz`` argument parser with its ``scan`` and ``compare`` commands."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="python -m quantviz",
+        description="See what linear quantization does to tensors and whole checkpoints.",
+        epilog=SCHEME_HELP,
+        formatter_class=fmt,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{scan,compare}")
+    p = sub.add_parser(
+        "scan",
+        help="error of every layer of a checkpoint under each scheme",
+        description="Quantize every float tensor (2-D and up) of a checkpoint with each scheme "
+        "and print the SQNR per layer and a parameter-weighted summary. Reads one tensor at a "
+        "time. CHECKPOINT: .safetensors, .pt/.pth/.bin (weights_only), .npz, or a sharded "
+        "*.safetensors.index.json (or a folder holding one).",
+        epilog=SCHEME_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT")
+    _scheme_option(p, DEFAULT_SCAN_SCHEMES)
+    p.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "cuda", "auto"],
+        help="where to compute; auto takes a GPU when there is one (default: cpu)",
+    )
+    p.add_argument("--include-1d", action="store_true", help="also scan 1-D biases and norms")
+    p.add_argument(
+        "--sort",
+        choices=["model", "error"],
+        default="model",
+        help="row order: model order, or worst (lowest SQNR) first (default: model)",
+    )
+    p.add_argument("--top", type=_positive, metavar="N", help="print only the first N layers")
+    p.add_argument(
+        "--max-elements",
+        type=_positive,
+        default=SCAN_MAX_ELEMENTS,
+        metavar="N",
+        help="skip tensors with more elements (default: %(default)s)",
+    )
+    _output_options(p)
+    bar = p.add_mutually_exclusive_group()
+    bar.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
+    bar.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(run=run_scan)
+
+    c = sub.add_parser(
+        "compare",
+        help="granularity comparison for one tensor",
+        description="Quantize one tensor with each scheme and print the error and storage "
+        "cost side by side. FILE: a checkpoint, .npy/.npz, or a .csv/.txt matrix.",
+        epilog=SCHEME_HELP,
+        formatter_class=fmt,
+    )
+    c.add_argument("file", metavar="FILE")
+    c.add_argument(
+        "--tensor",
+        metavar="NAME",
+        help="which tensor of FILE (needed when it has several quantizable ones)",
+    )
+    _scheme_option(c, DEFAULT_COMPARE_SCHEMES)
+    _output_options(c)
+    c.set_defaults(run=run_compare)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _scheme_option(p: argparse.ArgumentParser, default: Sequence[str]) -> None:
+    p.add_argument(
+        "--scheme",
+        "-s",
+        dest="schemes",
+        action="append",
+        type=_scheme_arg,
+        metavar="NAME",
+        help=f"a scheme to measure; repeat for several (default: {' '.join(default)})",
+    )
+    p.set_defaults(default_schemes=default)
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--csv", type=Path, metavar="PATH", help="also write the full table as CSV")
+    p.add_argument(
+        "--json",
+        type=Path,
+        metavar="PATH",
+        help="also write the tables as JSON (infinite SQNR as the string 'inf')",
+    )
+
+
+class ProgressBar:
+    """``done/total [####....] name`` redrawn in place on a stream (a terminal's stderr)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.drawn = False
+
+    def __call__(self, done: int, total: int, name: str) -> None:
+        width = shutil.get_terminal_size((80, 20)).columns
+        filled = round(20 * done / max(total, 1))
+        text = f"{done}/{total} [{'#' * filled}{'.' * (20 - filled)}] {name}"
+        self.stream.write("\r" + text[: width - 1].ljust(width - 1))
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _jsonable(value: Any) -> Any:
+    """Strict JSON: infinities as the strings 'inf'/'-inf', NaN as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    return value
+
+
+def _write_outputs(args: argparse.Namespace, table: pd.DataFrame, doc: dict[str, Any]) -> None:
+    try:
+        if args.csv is not None:
+            table.to_csv(args.csv, index=False)
+        if args.json is not None:
+            args.json.write_text(json.dumps(_jsonable(doc), indent=1, allow_nan=False) + "\n")
+    except OSError as e:
+        raise InputError(f"cannot write {e.filename or 'the output'}: {e.strerror or e}") from None
+
+
+def _fmt_db(value: float) -> str:
+    return "inf" if value == math.inf else f"{value:.1f}"
+
+
+def _print_table(frame: pd.DataFrame, out: TextIO) -> None:
+    out.write(frame.to_string(index=False) + "\n")
+
+
+def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The ``scan`` command."""
+    schemes = args.schemes or [parse_scheme(s) for s in args.default_schemes]
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    show_bar = err.isatty() if args.progress is None else args.progress
+    bar = ProgressBar(err) if show_bar else None
+    try:
+        table = scan(
+            args.checkpoint,
+            schemes,
+            device,
+            bar,
+            include_1d=args.include_1d,
+            max_elements=args.max_elements,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    skipped = table.attrs["skipped"]
+    summary = summarize_scan(table)
+    doc = {
+        "source": table.attrs["source"],
+        "device": table.attrs["device"],
+        "schemes": table.attrs["schemes"],
+        "layers": table.to_dict("records"),
+        "summary": summary.to_dict("records"),
+        "skipped": skipped,
+    }
+    _write_outputs(args, table, doc)
+    n_layers = table["name"].nunique()
+    out.write(
+        f"{table.attrs['source']}: {n_layers} tensors scanned on {device}, "
+        f"{len(skipped)} skipped, {len(schemes)} scheme(s)\n"
+    )
+    if table.empty:
+        err.write(
+            "quantviz: no quantizable tensors (float, at least 2-D"
+            f"{' or 1-D' if args.include_1d else ''}) in {args.checkpoint}\n"
+        )
+        _print_skipped(skipped, err)
+        return EXIT_EMPTY
+    wide = layer_table(table)
+    scheme_cols = list(wide.columns[5:])
+    if args.sort == "error":
+        wide = wide.assign(_min=wide[scheme_cols].min(axis=1)).sort_values("_min", kind="stable")
+    if args.top:
+        wide = wide.head(args.top)
+    shown = wide[["name", "shape", "params"]].copy()
+    for col in scheme_cols:
+        worst = table.loc[table["scheme"] == col, "sqnr_db"].min()
+        shown[col] = [_fmt_db(v) + (" *" if v == worst else "") for v in wide[col]]
+    out.write("\nSQNR per layer in dB (higher is better; * marks each scheme's worst layer)\n")
+    _print_table(shown, out)
+    out.write("\nWhole model (parameter-weighted)\n")
+    _print_table(_summary_text(summary), out)
+    _print_skipped(skipped, out)
+    return EXIT_OK
+
+
+def _summary_text(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "scheme": summary["scheme"],
+            "SQNR dB": [_fmt_db(v) for v in summary["sqnr_db"]],
+            "worst layer": summary["worst_layer"],
+            "worst dB": [_fmt_db(v) for v in summary["worst_sqnr_db"]],
+            "bits/elem": summary["bits_per_element"].map("{:.3f}".format),
+            "fp32": summary["float32_mb"].map(fmt_mb),
+            "fp16": summary["float16_mb"].map(fmt_mb),
+            "quantized": summary["quantized_mb"].map(fmt_mb),
+            "vs fp32": summary["compression_ratio"].map("{:.2f}x".format),
+        }
+    )
+
+
+def _print_skipped(skipped: list[dict[str, Any]], out: TextIO, limit: int = 8) -> None:
+    if not skipped:
+        return
+    out.write(f"\nSkipped ({len(skipped)}):\n")
+    for s in skipped[:limit]:
+        which = f" [{s['scheme']}]" if s["scheme"] else ""
+        out.write(f"  {s['name']} ({s['shape'] or 'scalar'}, {s['dtype']}){which}: {s['reason']}\n")
+    if len(skipped) > limit:
+        out.write(f"  ... and {len(skipped) - limit} more (all of them in --json)\n")
+
+
+def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The ``compare`` command."""
+    schemes = args.schemes or [parse_scheme(s) for s in args.default_schemes]
+    with open_checkpoint(args.file) as ckpt:
+        name = args.tensor
+        if name is None:
+            usable = [e.name for e in ckpt.entries if e.quantizable]
+            if not usable:
+                err.write(f"quantviz: no quantizable tensor in {args.file}\n")
+                return EXIT_EMPTY
+            if len(usable) > 1:
+                listed = ", ".join(usable[:10]) + (", ..." if len(usable) > 10 else "")
+                raise UsageError(
+                    f"{args.file} holds {len(usable)} tensors; choose one with "
+                    f"--tensor NAME: {listed}"
+                )
+            name = usable[0]
+        x = ckpt.load(name)
+    fits, notes = [], []
+    for s in schemes:
+        try:
+            num_blocks(x.shape, s.granularity)  # raises when the granularity does not fit
+            fits.append(s)
+        except ValueError as e:
+            notes.append(f"{s.label()}: {e}")
+    for note in notes:
+        err.write(f"quantviz: skipped {note}\n")
+    if not fits:
+        raise UsageError("none of the schemes fits this tensor")
+    table = compare(x, fits)
+    shape = "x".join(str(n) for n in x.shape)
+    _write_outputs(args, table, {"tensor": name, "shape": shape, "rows": table.to_dict("records")})
+    out.write(f"{name} ({shape}, {x.numel()} elements)\n\n")
+    shown = table[["scheme", "mse", "max_abs_error", "sqnr_db", "num_scales", "bits_per_element"]]
+    shown = shown.assign(
+        mse=shown["mse"].map("{:.4g}".format),
+        max_abs_error=shown["max_abs_error"].map("{:.4g}".format),
+        sqnr_db=shown["sqnr_db"].map(_fmt_db),
+        bits_per_element=shown["bits_per_element"].map("{:.3f}".format),
+    )
+    _print_table(shown, out)
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Run the command line.
+
+    Args:
+        argv: arguments after the program name (default ``sys.argv[1:]``).
+        out: where tables go (default stdout).
+        err: where messages and the progress bar go (default stderr).
+
+    Returns:
+        The exit code (see the module docstring).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed its message (exit 2) or --help (exit 0)
+        return int(e.code or 0)
+    try:
+        return int(args.run(args, out, err))
+    except UsageError as e:
+        err.write(f"quantviz: {e}\n")
+        return EXIT_USAGE
+    except InputError as e:
+        err.write(f"quantviz: {e}\n")
+        return EXIT_INPUT
+    except OSError as e:
+        err.write(f"quantviz: {e.strerror or e}: {e.filename or ''}\n")
+        return EXIT_INPUT
+    except (ValueError, MemoryError) as e:  # e.g. a tensor too large for this machine
+        err.write(f"quantviz: {type(e).__name__}: {e}\n")
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        err.write("quantviz: interrupted\n")
+        return 130
