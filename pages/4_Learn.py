@@ -19,6 +19,14 @@ st.markdown(
     "matrix and watch every step change."
 )
 
+st.latex(
+    r"q = \operatorname{clamp}\left(\operatorname{round}\left(\frac{x}{s}\right) + z,\ "
+    r"q_{\min},\ q_{\max}\right), \qquad \hat{x} = s\,(q - z)"
+)
+st.caption(
+    "Symmetric schemes fix z = 0. The steps below compute exactly what quantviz.quantize does."
+)
+
 left, right = st.columns([3, 2], gap="large")
 with left:
     try:

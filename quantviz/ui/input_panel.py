@@ -145,6 +145,14 @@ def grid_to_tensor(table: pd.DataFrame) -> torch.Tensor:
     return parse_matrix(table.to_csv(header=False, index=False, lineterminator="\n"))
 
 
+def _forget_upload() -> None:
+    """Drop the opened file once the uploader is cleared (it may hold a large file's bytes)."""
+    opened = st.session_state.pop("upload_ckpt", None)
+    if opened is not None and opened[1] is not None:
+        opened[1].close()
+    st.session_state.pop("upload_loaded", None)
+
+
 def _upload_mode() -> None:
     upload = st.file_uploader(
         "Tensor file",
@@ -154,19 +162,18 @@ def _upload_mode() -> None:
         "or a .csv / .txt matrix.",
     )
     if upload is None:
+        _forget_upload()
         st.caption("Typed and uploaded tensors cannot be shared in the URL; generated ones can.")
         return
     file_id = upload.file_id
     opened = st.session_state.get("upload_ckpt")
     if opened is None or opened[0] != file_id:
-        if opened is not None and opened[1] is not None:
-            opened[1].close()
+        _forget_upload()
         try:  # once per uploaded file, not on every rerun
             opened = (file_id, open_checkpoint(upload.getvalue(), filename=upload.name), "")
         except ValueError as exc:
             opened = (file_id, None, str(exc))
         st.session_state["upload_ckpt"] = opened
-        st.session_state.pop("upload_loaded", None)
     ckpt = opened[1]
     if ckpt is None:
         st.error(opened[2])

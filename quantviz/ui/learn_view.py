@@ -116,30 +116,34 @@ def recipe(steps: ExplainSteps, gran: str) -> None:
         width="content",
         column_config={"scale": st.column_config.NumberColumn("scale", format="%.4f")},
     )
-    st.markdown("**2. Divide** by the scale (and add the zero point).")
-    st.latex(r"\frac{x}{s}" if s.symmetric else r"\frac{x}{s} + z")
-    show_table(frame(steps.scaled, 3), key=f"{key}_scaled", width="content")
-    st.markdown("**3. Round** to the nearest integer (halves go to the even one).")
-    show_table(frame(steps.rounded, 0), key=f"{key}_rounded", width="content")
-    clipped = int(steps.clipped.sum())
-    st.markdown(
-        f"**4. Clamp** into the {s.format_name} grid [{s.q_min}, {s.q_max}]: "
-        + (f"{clipped} value(s) clipped." if clipped else "nothing to clip with a full range.")
-    )
-    st.latex(
-        r"q = \operatorname{clamp}\left(\operatorname{round}\left(\frac{x}{s}"
-        + ("" if s.symmetric else " + z")
-        + rf"\right),\ {s.q_min},\ {s.q_max}\right)"
-    )
-    show_table(frame(steps.q, 0), key=f"{key}_q", width="content")
-    st.markdown("**5. Dequantize**: back to real numbers.")
-    st.latex(r"\hat{x} = s\,q" if s.symmetric else r"\hat{x} = s\,(q - z)")
-    show_table(frame(steps.dequantized, 3), key=f"{key}_dequantized", width="content")
-    st.markdown("**6. The error** each value picked up.")
-    st.latex(
-        r"\hat{x} - x, \qquad \text{MSE} = \frac{1}{n}\sum (\hat{x} - x)^2 = " + f"{steps.mse:.4g}"
-    )
-    show_table(frame(steps.error, 3), key=f"{key}_error", width="content")
+    # Steps 2-4 and 5-6 side by side, so the eye follows one value from column to column.
+    divide, rnd, clamp = st.columns(3)
+    with divide:
+        st.markdown("**2. Divide** by the scale" + ("" if s.symmetric else ", add z"))
+        st.latex(r"\frac{x}{s}" if s.symmetric else r"\frac{x}{s} + z")
+        show_table(frame(steps.scaled, 3), key=f"{key}_scaled", width="content")
+    with rnd:
+        st.markdown("**3. Round** (halves go to the even integer)")
+        st.latex(r"\operatorname{round}(\cdot)")
+        show_table(frame(steps.rounded, 0), key=f"{key}_rounded", width="content")
+    with clamp:
+        clipped = int(steps.clipped.sum())
+        st.markdown(
+            f"**4. Clamp** into [{s.q_min}, {s.q_max}]: "
+            + (f"{clipped} clipped" if clipped else "nothing clipped")
+        )
+        st.latex(rf"q = \operatorname{{clamp}}(\cdot,\ {s.q_min},\ {s.q_max})")
+        show_table(frame(steps.q, 0), key=f"{key}_q", width="content")
+    deq, err, _ = st.columns(3)
+    with deq:
+        st.markdown("**5. Dequantize**: back to real numbers")
+        st.latex(r"\hat{x} = s\,q" if s.symmetric else r"\hat{x} = s\,(q - z)")
+        show_table(frame(steps.dequantized, 3), key=f"{key}_dequantized", width="content")
+    with err:
+        st.markdown("**6. The error** each value picked up")
+        st.latex(r"\hat{x} - x")
+        show_table(frame(steps.error, 3), key=f"{key}_error", width="content")
+    st.latex(r"\text{MSE} = \frac{1}{n}\sum (\hat{x} - x)^2 = " + f"{steps.mse:.4g}")
     _number_line(steps, gran, block)
 
 

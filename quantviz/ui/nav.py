@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit.errors import StreamlitAPIException
 
 from quantviz.ui.session import current, pop_url_errors, read_url_once, share_params, write_url
@@ -53,12 +56,31 @@ def render_sidebar_nav() -> None:
         st.caption(f"**Current tensor:** {cur.name}  \n{shape} · {cur.dtype} · from {cur.source}")
 
 
-def page_setup(title: str, icon: str = ":material/grid_on:") -> None:
+@functools.cache
+def favicon() -> Image.Image:
+    """A 4×4 staircase of grid levels, drawn here: a ``:material/...:`` page icon makes the
+    browser fetch an SVG from Google's font CDN, which fails (and logs a console error) offline."""
+    viridis = np.array(
+        [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)], np.uint8
+    )
+    level = np.add.outer(np.arange(4), np.arange(4)) * 4 // 6  # 0..4 rising to the corner
+    pixels = viridis[level].repeat(8, axis=0).repeat(8, axis=1)
+    return Image.fromarray(pixels)
+
+
+def page_setup(title: str, icon: str | None = None) -> None:
     """First call of every page: wide layout, the URL state read once per session, the sidebar
-    navigation, and any problem the URL had."""
+    navigation, and any problem the URL had.
+
+    Args:
+        title: the page's name, shown in the browser tab.
+        icon: an emoji for the browser tab; Material icon names (``":material/...:"``) fall
+            back to the app's own icon so nothing is fetched from the internet.
+    """
+    local = icon is None or icon.startswith(":material/")
     st.set_page_config(
         page_title=f"{title} · quantviz" if title != "Home" else "quantviz",
-        page_icon=icon,
+        page_icon=favicon() if local else icon,
         layout="wide",
     )
     read_url_once()

@@ -8,6 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from quantviz.inputs.stats import OUTLIER_SIGMAS
 from quantviz.ui import cache
 from quantviz.ui.session import CurrentTensor
 
@@ -36,7 +37,9 @@ def show_figure(fig: go.Figure, key: str) -> None:
     st.plotly_chart(fig, key=key, width="stretch", config=_PLOTLY_CONFIG)
 
 
-STAT_LABELS = ["Shape", "dtype", "Min", "Max", "Mean", "Std", "Absmax", "Outliers"]
+# In rows of three: three cards fit a 9-character value such as "1024×1024" at Streamlit's
+# metric font size in the Home page's preview column.
+STAT_LABELS = ["Shape", "dtype", "Outliers", "Min", "Max", "Absmax", "Mean", "Std"]
 
 
 def tensor_stats(cur: CurrentTensor) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def tensor_stats(cur: CurrentTensor) -> dict[str, Any]:
     return cache.describe(cur)
 
 
-def stats_cards(cur: CurrentTensor, per_row: int = 4) -> None:
+def stats_cards(cur: CurrentTensor, per_row: int = 3) -> None:
     """Metric cards: shape, original dtype, min, max, mean, std, absmax, outlier count."""
     d = tensor_stats(cur)
     values = {
@@ -57,7 +60,10 @@ def stats_cards(cur: CurrentTensor, per_row: int = 4) -> None:
         "Absmax": fmt(d["absmax"]),
         "Outliers": fmt(d["outliers"]),
     }
-    helps = {"Outliers": d.get("outlier_rule", "")}
+    helps = {
+        "dtype": "The dtype the tensor had before conversion to float32 for analysis.",
+        "Outliers": f"Values more than {OUTLIER_SIGMAS:g} standard deviations from the mean.",
+    }
     for start in range(0, len(STAT_LABELS), per_row):
         row = st.columns(per_row)
         for col, label in zip(row, STAT_LABELS[start : start + per_row], strict=False):

@@ -133,13 +133,25 @@ def test_grid_columns_can_be_added(app):
     assert np.allclose(table.iloc[:, :3].to_numpy(), EXAMPLE_T.numpy())
 
 
-def test_upload_npy_loads_it(app):
-    arr = np.arange(12, dtype=np.float64).reshape(3, 4) - 5.5
-    at = _upload(app(), "m.npy", _npy(arr))
+@pytest.mark.parametrize(
+    ("name", "data", "dtype"),
+    [
+        ("m.npy", _npy(np.arange(12, dtype=np.float64).reshape(3, 4) - 5.5), "float64"),
+        ("m.csv", b"-5.5,-4.5,-3.5,-2.5\n-1.5,-0.5,0.5,1.5\n2.5,3.5,4.5,5.5\n", "float32"),
+    ],
+    ids=["npy", "csv"],
+)
+def test_upload_single_matrix_loads_it(app, name, data, dtype):
+    at = _upload(app(), name, data)
     assert_ok(at)
     cur = current_tensor(at)
-    assert torch.equal(cur.tensor, torch.tensor(arr, dtype=torch.float32))
-    assert (cur.name, cur.source, cur.dtype) == ("m.npy", "upload", "float64")
+    assert torch.equal(cur.tensor, torch.arange(12, dtype=torch.float32).reshape(3, 4) - 5.5)
+    assert (cur.name, cur.source, cur.dtype) == (name, "upload", dtype)
+    # Clearing the uploader forgets the file, not the tensor.
+    at.file_uploader(key="upload_file").clear().run()
+    assert_ok(at)
+    assert "upload_ckpt" not in at.session_state
+    assert current_tensor(at).name == name
 
 
 def test_upload_checkpoint_picks_tensors_with_search(app):
