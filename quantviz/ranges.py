@@ -18,8 +18,8 @@ from quantviz.scheme import QuantScheme
 _TINY = torch.finfo(torch.float32).tiny
 
 # The MSE search tries clip ratios on a coarse grid, then refines around each block's best one.
-_MSE_COARSE = torch.linspace(0.2, 1.0, 17).tolist()
-_MSE_FINE_STEPS = 10
+_MSE_COARSE = [i / 10 for i in range(1, 11)]
+_MSE_FINE = [i / 100 for i in range(-5, 6) if i]
 
 
 def _masked(data: torch.Tensor, valid: torch.Tensor | None, fill: float) -> torch.Tensor:
@@ -98,9 +98,12 @@ def scale_zero_point(
 
     Symmetric: ``scale = r_max / q_max``, zero point 0. Asymmetric:
     ``scale = (r_max - r_min) / (q_max - q_min)``, ``zero_point = round(q_min - r_min / scale)``
-    clipped into the grid. A constant block ``c`` (zero range) gets
-    ``scale = |c| / (q_max - q_min)`` so ``c`` sits exactly on the grid's edge; an all-zero block
-    gets a tiny positive scale.
+    clipped into the grid, where the range is first widened to contain 0 (as PyTorch's
+    observers do). Without that, a block whose values are all positive (or all negative) needs
+    a zero point outside the grid; clipping it shifts the grid off the data and clamps most
+    of the block (``uint8`` on ``[1, 2]`` would reconstruct 2 as 1). With it, 0 is exactly
+    representable, the zero point never clips, and a constant block is reconstructed exactly.
+    An all-zero block gets a tiny positive scale so the division stays finite.
 
     Returns:
         float32 scale and float32 (integer-valued) zero point, both ``(num_blocks, 1)``.
@@ -109,13 +112,16 @@ def scale_zero_point(
         scale = r_max / scheme.q_max
         scale = torch.where(scale > 0, scale, torch.full_like(scale, _TINY))
         return scale, torch.zeros_like(scale)
-    levels = scheme.q_max - scheme.q_min
-    span = r_max - r_min
-    span = torch.where(span > 0, span, r_max.abs())
-    scale = span / levels
+    r_min = r_min.clamp(max=0.0)
+    r_max = r_max.clamp(min=0.0)
+    scale = (r_max - r_min) / (scheme.q_max - scheme.q_min)
     scale = torch.where(scale > 0, scale, torch.full_like(scale, _TINY))
     zero_point = torch.round(scheme.q_min - r_min / scale).clamp_(scheme.q_min, scheme.q_max)
     return scale, zero_point
+
+
+# Elements per slice of the MSE search: every candidate is tried while a slice sits in cache.
+_SEARCH_SLICE = 1 << 18
 
 
 def _blockwise_sq_error(
@@ -124,10 +130,45 @@ def _blockwise_sq_error(
     scale: torch.Tensor,
     zero_point: torch.Tensor,
     scheme: QuantScheme,
+    scratch: torch.Tensor,
 ) -> torch.Tensor:
-    q = torch.round(data / scale + zero_point).clamp_(scheme.q_min, scheme.q_max)
-    err = q.sub_(zero_point).mul_(scale).sub_(data).square_()
-    return _masked(err, valid, 0.0).sum(dim=1, keepdim=True)
+    """Each block's sum of squared reconstruction errors, in place in ``scratch``."""
+    torch.div(data, scale, out=scratch)
+    scratch.add_(zero_point).round_().clamp_(scheme.q_min, scheme.q_max)
+    scratch.sub_(zero_point).mul_(scale).sub_(data).square_()
+    return _masked(scratch, valid, 0.0).sum(dim=1, keepdim=True)
+
+
+def _search_slice(
+    data: torch.Tensor,
+    valid: torch.Tensor | None,
+    r_min: torch.Tensor,
+    r_max: torch.Tensor,
+    scheme: QuantScheme,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    scratch = torch.empty_like(data)
+
+    def evaluate(ratio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        scale, zp = scale_zero_point(r_min * ratio, r_max * ratio, scheme)
+        return _blockwise_sq_error(data, valid, scale, zp, scheme, scratch), scale, zp
+
+    ones = torch.ones_like(r_max)
+    best_err, best_scale, best_zp = evaluate(ones)
+    best_ratio = ones
+    for ratio in _MSE_COARSE[:-1]:
+        err, scale, zp = evaluate(ones * ratio)
+        better = err < best_err
+        best_err = torch.where(better, err, best_err)
+        best_scale = torch.where(better, scale, best_scale)
+        best_zp = torch.where(better, zp, best_zp)
+        best_ratio = torch.where(better, ones * ratio, best_ratio)
+    for offset in _MSE_FINE:
+        err, scale, zp = evaluate((best_ratio + offset).clamp(0.01, 1.0))
+        better = err < best_err
+        best_err = torch.where(better, err, best_err)
+        best_scale = torch.where(better, scale, best_scale)
+        best_zp = torch.where(better, zp, best_zp)
+    return best_scale, best_zp
 
 
 def mse_search(
@@ -139,37 +180,28 @@ def mse_search(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Shrink each block's range by the clip ratio with the least squared error.
 
-    Tries every ratio of a coarse grid on all blocks at once, then a finer grid around each
-    block's best ratio. Ratio 1.0 (the full range) is always a candidate, so the result is never
-    worse than the full range.
+    Tries every ratio of a coarse grid (0.1 to 1.0) on all blocks at once, then a finer grid
+    (steps of 0.01) around each block's best ratio. Ratio 1.0 (the full range) is always a
+    candidate, so the result is never worse than the full range. Blocks are searched a slice
+    at a time so that every candidate's pass over a slice runs in cache.
 
     Returns:
         ``(scale, zero_point)``, each ``(num_blocks, 1)``.
     """
     if valid is not None:
         data = data.nan_to_num(0.0)  # pads are masked out of the error; NaN would poison sums
-
-    def evaluate(ratio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        scale, zp = scale_zero_point(r_min * ratio, r_max * ratio, scheme)
-        return _blockwise_sq_error(data, valid, scale, zp, scheme), scale, zp
-
-    ones = torch.ones_like(r_max)
-    best_err, best_scale, best_zp = evaluate(ones)
-    best_ratio = ones.clone()
-    for ratio in _MSE_COARSE[:-1]:
-        err, scale, zp = evaluate(ones * ratio)
-        better = err < best_err
-        best_err = torch.where(better, err, best_err)
-        best_scale = torch.where(better, scale, best_scale)
-        best_zp = torch.where(better, zp, best_zp)
-        best_ratio = torch.where(better, ones * ratio, best_ratio)
-    step = _MSE_COARSE[1] - _MSE_COARSE[0]
-    for i in range(1, _MSE_FINE_STEPS):
-        for sign in (-1.0, 1.0):
-            ratio = (best_ratio + sign * step * i / _MSE_FINE_STEPS).clamp(0.05, 1.0)
-            err, scale, zp = evaluate(ratio)
-            better = err < best_err
-            best_err = torch.where(better, err, best_err)
-            best_scale = torch.where(better, scale, best_scale)
-            best_zp = torch.where(better, zp, best_zp)
-    return best_scale, best_zp
+    rows = data.shape[0]
+    step = max(1, _SEARCH_SLICE // data.shape[1]) if data.device.type == "cpu" else rows
+    scales, zero_points = [], []
+    for start in range(0, rows, step):
+        part = slice(start, min(rows, start + step))
+        scale, zp = _search_slice(
+            data[part],
+            None if valid is None else valid[part],
+            r_min[part],
+            r_max[part],
+            scheme,
+        )
+        scales.append(scale)
+        zero_points.append(zp)
+    return torch.cat(scales), torch.cat(zero_points)

@@ -56,9 +56,12 @@ def reference_quantize(
             scale = values.abs().max() / scheme.q_max
             zero_point = torch.tensor(0.0)
         else:
-            r_min, r_max = values.min(), values.max()
-            span = r_max - r_min if r_max > r_min else r_max.abs()
-            scale = span / (scheme.q_max - scheme.q_min)
+            # The range is widened to contain 0 (documented in quantviz.ranges).
+            r_min, r_max = (
+                min(values.min(), torch.tensor(0.0)),
+                max(values.max(), torch.tensor(0.0)),
+            )
+            scale = (r_max - r_min) / (scheme.q_max - scheme.q_min)
             if scale == 0:
                 scale = torch.tensor(torch.finfo(torch.float32).tiny)
             zero_point = torch.round(scheme.q_min - r_min / scale).clamp(scheme.q_min, scheme.q_max)

@@ -127,3 +127,15 @@ def test_per_block_partial_edge_tiles() -> None:
         res.scale, torch.tensor([[1.0, 2.0], [4.0, torch.finfo(torch.float32).tiny]])
     )
     assert res.q.tolist() == [[127, 1, 127], [-64, 2, 2], [127, 0, 0]]
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["uint8", "int8"])
+def test_asymmetric_range_not_containing_zero_is_widened_to_zero(signed) -> None:
+    # [1, 2] alone would need a zero point outside the grid; with the range widened to [0, 2]
+    # the scale is 2/255, 0 maps exactly to the zero point, and nothing is clipped.
+    x = torch.linspace(1, 2, 11).reshape(1, -1)
+    res = qv.quantize(x, qv.QuantScheme(bits=8, symmetric=False, signed=signed))
+    assert float(res.scale) == pytest.approx(2 / 255, rel=1e-6)
+    assert int(res.zero_point) == (-128 if signed else 0)
+    assert not qv.clipped_mask(x, res).any()
+    assert float((res.dequantize() - x).abs().max()) <= float(res.scale) / 2 * (1 + 1e-5)
