@@ -1,0 +1,216 @@
+"""AppTest of the Model page: upload or model folder, tensor list, scan, results, send a layer."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save as save_bytes
+from safetensors.torch import save_file
+from streamlit.testing.v1 import AppTest
+
+import quantviz as qv
+from quantviz.model_folder import ENV_VAR
+from quantviz.scan import fmt_mb
+from tests.app._helpers import assert_ok, charts, current_tensor, metrics, shown_table, start
+from tests.scan._helpers import mixed_state_dict, write_sharded
+
+MODEL = "pages/5_Model.py"
+DEFAULT_LABELS = ["int8 sym per-tensor", "int8 sym per-row", "int4 sym per-group(128)"]
+SCANNED = 6  # float tensors with 2+ dims in mixed_state_dict()
+
+
+@pytest.fixture(autouse=True)
+def no_model_folder(monkeypatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+
+
+def uploaded(data: bytes, name: str = "model.safetensors") -> AppTest:
+    at = start(MODEL)
+    at.file_uploader(key="model_upload").upload(name, data).run()
+    return at
+
+
+def scanned(data: bytes | None = None, **widgets) -> AppTest:
+    at = uploaded(data if data is not None else save_bytes(mixed_state_dict()))
+    for key, value in widgets.items():
+        (at.multiselect if key == "model_schemes" else at.text_input)(key=key).set_value(value)
+    at.button(key="model_scan").click().run()
+    return at
+
+
+def test_without_a_checkpoint_the_page_asks_for_one() -> None:
+    at = start(MODEL)
+    assert_ok(at)
+    assert at.file_uploader(key="model_upload") is not None
+    assert any("Upload a checkpoint" in i.value for i in at.info)
+    assert not [r for r in at.radio if r.key == "model_source"]  # no folder option by default
+
+
+def test_upload_lists_every_tensor_and_search_filters_them() -> None:
+    at = uploaded(save_bytes(mixed_state_dict()))
+    assert_ok(at)
+    listed = shown_table(at, "model_tensors")
+    assert len(listed) == len(mixed_state_dict())
+    ids = listed.set_index("name").loc["model.position_ids"]
+    assert (ids["dtype"], ids["params"]) == ("int64", 50)
+    assert "not quantizable" in ids["note"]
+    at.text_input(key="model_search").set_value("Q_PROJ").run()
+    assert sorted(shown_table(at, "model_tensors")["name"]) == sorted(
+        n for n in mixed_state_dict() if "q_proj" in n
+    )
+
+
+def test_scan_shows_summary_cards_table_and_charts() -> None:
+    sd = mixed_state_dict()
+    at = scanned()
+    assert_ok(at)
+    assert at.multiselect(key="model_schemes").value == [
+        "int8-sym-per-tensor",
+        "int8-sym-per-row",
+        "int4-sym-per-group-128",
+    ]
+    cards = metrics(at)
+    params = sum(sd[n].numel() for n in shown_table(at, "model_layers")["name"])
+    assert cards["Parameters"] == f"{params:,}"
+    assert set(DEFAULT_LABELS) <= set(cards)
+    want = qv.summarize_scan(qv.scan(save_bytes(sd), filename="m.safetensors")).set_index("scheme")
+    assert cards["int4 sym per-group(128)"] == fmt_mb(
+        want.loc["int4 sym per-group(128)", "quantized_mb"]
+    )
+    layers = shown_table(at, "model_layers")
+    assert len(layers) == SCANNED
+    assert set(DEFAULT_LABELS) <= set(layers.columns)
+    figs = charts(at)
+    assert set(figs) == {"model_sqnr_chart", "model_heatmap"}
+    assert [t["name"] for t in figs["model_sqnr_chart"]["data"]] == DEFAULT_LABELS
+    assert len(figs["model_heatmap"]["data"][0]["y"]) == SCANNED
+
+
+def test_table_is_worst_first_by_default_and_model_order_on_request() -> None:
+    at = scanned()
+    layers = shown_table(at, "model_layers")
+    worst = layers[DEFAULT_LABELS].min(axis=1)
+    assert list(worst) == sorted(worst)
+    at.toggle(key="model_worst_first").set_value(False).run()
+    assert list(shown_table(at, "model_layers")["layer"]) == list(range(SCANNED))
+
+
+def test_metric_choice_changes_table_and_heatmap() -> None:
+    at = scanned()
+    at.selectbox(key="model_metric").set_value("rel_error").run()
+    assert_ok(at)
+    heat = charts(at)["model_heatmap"]
+    assert "relative error" in heat["layout"]["title"]["text"]
+
+
+def test_custom_scheme_names_are_scanned_and_bad_ones_explained() -> None:
+    at = scanned(model_schemes=["int8-sym-per-row"], model_custom="int6-sym-per-group-8")
+    assert_ok(at)
+    assert {"int8 sym per-row", "int6 sym per-group(8)"} <= set(
+        shown_table(at, "model_layers").columns
+    )
+    at.text_input(key="model_custom").set_value("int6-banana").run()
+    assert any("not understood" in e.value for e in at.error)
+    assert not at.exception
+
+
+def test_sending_a_layer_makes_it_the_current_tensor_on_quantize() -> None:
+    sd = mixed_state_dict()
+    at = scanned()
+    layer = "model.layers.0.mlp.up_proj.weight"
+    at.selectbox(key="model_layer").set_value(layer).run()
+    at.button(key="model_send_quantize").click().run()
+    assert_ok(at)
+    cur = current_tensor(at)
+    assert (cur.name, cur.source, cur.dtype) == (layer, "model", "bfloat16")
+    assert torch.equal(cur.tensor, sd[layer].float())
+    assert at.title[0].value == "Quantize"
+
+
+def test_layer_picker_lists_worst_first() -> None:
+    at = scanned()
+    options = at.selectbox(key="model_layer").options
+    table = qv.scan(save_bytes(mixed_state_dict()), filename="m.safetensors")
+    worst = table.groupby("name")["sqnr_db"].min().sort_values()
+    assert [o.split(" · ")[0] for o in options] == list(worst.index)
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"garbage that is no checkpoint", "x.safetensors", "safetensors"),
+        ((10**6).to_bytes(8, "little") + b"{}", "x.safetensors", "truncated"),
+    ],
+    ids=["garbage", "truncated"],
+)
+def test_a_bad_upload_is_an_error_message_not_a_traceback(data, name, message) -> None:
+    at = uploaded(data, name)
+    assert not at.exception
+    assert any(message in e.value for e in at.error)
+
+
+def test_a_checkpoint_without_quantizable_tensors_says_so() -> None:
+    at = scanned(save_bytes({"ids": torch.arange(4), "bias": torch.zeros(3)}))
+    assert not at.exception
+    assert any("No quantizable tensor" in w.value for w in at.warning)
+    assert set(shown_table(at, "model_skipped")["name"]) == {"ids", "bias"}
+
+
+def test_a_pt_state_dict_upload_scans() -> None:
+    buf = io.BytesIO()
+    torch.save({"enc": {"w": torch.randn(8, 8)}, "step": 3}, buf)
+    at = uploaded(buf.getvalue(), "m.pt")
+    at.button(key="model_scan").click().run()
+    assert_ok(at)
+    assert list(shown_table(at, "model_layers")["name"]) == ["enc.w"]
+
+
+@pytest.fixture
+def model_folder(tmp_path: Path, monkeypatch) -> Path:
+    root = tmp_path / "models"
+    (root / "sharded").mkdir(parents=True)
+    save_file({"w": torch.randn(16, 16)}, str(root / "one.safetensors"))
+    write_sharded(root / "sharded", mixed_state_dict(), 3)
+    monkeypatch.setenv(ENV_VAR, str(root))
+    return root
+
+
+def test_model_folder_lists_its_checkpoints_and_scans_a_sharded_one(model_folder: Path) -> None:
+    at = start(MODEL)
+    at.radio(key="model_source").set_value("Model folder").run()
+    assert_ok(at)
+    options = at.selectbox(key="model_file").options
+    assert "one.safetensors" in options
+    assert "sharded/model.safetensors.index.json" in options
+    at.selectbox(key="model_file").set_value("sharded/model.safetensors.index.json").run()
+    at.button(key="model_scan").click().run()
+    assert_ok(at)
+    assert len(shown_table(at, "model_layers")) == SCANNED
+
+
+def test_switching_file_drops_the_old_results(model_folder: Path) -> None:
+    at = start(MODEL)
+    at.radio(key="model_source").set_value("Model folder").run()
+    at.selectbox(key="model_file").set_value("one.safetensors").run()
+    at.button(key="model_scan").click().run()
+    assert list(shown_table(at, "model_layers")["name"]) == ["w"]
+    at.selectbox(key="model_file").set_value("sharded/model.safetensors.index.json").run()
+    assert any("press **Scan**" in i.value for i in at.info)
+    assert not charts(at)
+
+
+def test_a_misconfigured_model_folder_warns_and_upload_still_works(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "does-not-exist"))
+    at = start(MODEL)
+    assert not at.exception
+    assert any("not a folder" in w.value for w in at.warning)
+    assert at.file_uploader(key="model_upload") is not None
+
+
+def test_full_table_download_is_offered() -> None:
+    at = scanned()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download the full table (CSV)" in labels
