@@ -147,28 +147,27 @@ def _search_slice(
     scheme: QuantScheme,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     scratch = torch.empty_like(data)
+    best: tuple[torch.Tensor, ...] = ()  # (error, scale, zero point, ratio) per block
 
-    def evaluate(ratio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def consider(ratio: torch.Tensor) -> None:
+        nonlocal best
         scale, zp = scale_zero_point(r_min * ratio, r_max * ratio, scheme)
-        return _blockwise_sq_error(data, valid, scale, zp, scheme, scratch), scale, zp
+        candidate = (_blockwise_sq_error(data, valid, scale, zp, scheme, scratch), scale, zp, ratio)
+        if not best:
+            best = candidate
+            return
+        better = candidate[0] < best[0]  # strict: ties keep the earlier, wider range
+        best = tuple(
+            torch.where(better, new, old) for new, old in zip(candidate, best, strict=True)
+        )
 
     ones = torch.ones_like(r_max)
-    best_err, best_scale, best_zp = evaluate(ones)
-    best_ratio = ones
-    for ratio in _MSE_COARSE[:-1]:
-        err, scale, zp = evaluate(ones * ratio)
-        better = err < best_err
-        best_err = torch.where(better, err, best_err)
-        best_scale = torch.where(better, scale, best_scale)
-        best_zp = torch.where(better, zp, best_zp)
-        best_ratio = torch.where(better, ones * ratio, best_ratio)
+    for ratio in reversed(_MSE_COARSE):  # 1.0 (the full range) first
+        consider(ones * ratio)
+    coarse_best = best[3]
     for offset in _MSE_FINE:
-        err, scale, zp = evaluate((best_ratio + offset).clamp(0.01, 1.0))
-        better = err < best_err
-        best_err = torch.where(better, err, best_err)
-        best_scale = torch.where(better, scale, best_scale)
-        best_zp = torch.where(better, zp, best_zp)
-    return best_scale, best_zp
+        consider((coarse_best + offset).clamp(0.01, 1.0))
+    return best[1], best[2]
 
 
 def mse_search(
