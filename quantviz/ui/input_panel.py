@@ -214,7 +214,9 @@ def _tensor_picker(entries: list, usable: list) -> str | None:
             "usable": ["yes" if e.quantizable else (e.reason or "no") for e in shown],
         }
     )
-    show_table(listing, key="upload_table", hide_index=True, width="stretch", height=220)
+    # About 35 px a row: short listings without blank rows, long ones scroll.
+    height = min(360, 35 * (len(listing) + 1) + 3)
+    show_table(listing, key="upload_table", hide_index=True, width="stretch", height=height)
     names = [e.name for e in usable if query in e.name.lower()]
     if not names:
         st.info("No quantizable tensor matches the search.")
