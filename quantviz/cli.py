@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import shutil
 import sys
 from collections.abc import Sequence
@@ -26,11 +25,17 @@ from quantviz.inputs.errors import InputError
 from quantviz.scan import (
     DEFAULT_SCAN_SCHEMES,
     SCAN_MAX_ELEMENTS,
-    fmt_mb,
-    layer_table,
     resolve_device,
     scan,
     summarize_scan,
+)
+from quantviz.scan.report import (
+    fmt_db,
+    jsonable,
+    layers_text,
+    scan_document,
+    skipped_text,
+    summary_text,
 )
 from quantviz.scheme import QuantScheme, parse_scheme
 
@@ -202,35 +207,14 @@ class ProgressBar:
             self.stream.flush()
 
 
-def _jsonable(value: Any) -> Any:
-    """Strict JSON: infinities as the strings 'inf'/'-inf', NaN as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
-    return value
-
-
 def _write_outputs(args: argparse.Namespace, table: pd.DataFrame, doc: dict[str, Any]) -> None:
     try:
         if args.csv is not None:
             table.to_csv(args.csv, index=False)
         if args.json is not None:
-            args.json.write_text(json.dumps(_jsonable(doc), indent=1, allow_nan=False) + "\n")
+            args.json.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
     except OSError as e:
         raise InputError(f"cannot write {e.filename or 'the output'}: {e.strerror or e}") from None
-
-
-def _fmt_db(value: float) -> str:
-    return "inf" if value == math.inf else f"{value:.1f}"
-
-
-def _print_table(frame: pd.DataFrame, out: TextIO) -> None:
-    out.write(frame.to_string(index=False) + "\n")
 
 
 def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -256,15 +240,7 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             bar.close()
     skipped = table.attrs["skipped"]
     summary = summarize_scan(table)
-    doc = {
-        "source": table.attrs["source"],
-        "device": table.attrs["device"],
-        "schemes": table.attrs["schemes"],
-        "layers": table.to_dict("records"),
-        "summary": summary.to_dict("records"),
-        "skipped": skipped,
-    }
-    _write_outputs(args, table, doc)
+    _write_outputs(args, table, scan_document(table, summary))
     n_layers = table["name"].nunique()
     out.write(
         f"{table.attrs['source']}: {n_layers} tensors scanned on {device}, "
@@ -275,51 +251,14 @@ def run_scan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "quantviz: no quantizable tensors (float, at least 2-D"
             f"{' or 1-D' if args.include_1d else ''}) in {args.checkpoint}\n"
         )
-        _print_skipped(skipped, err)
+        err.write(skipped_text(skipped) + "\n")
         return EXIT_EMPTY
-    wide = layer_table(table)
-    scheme_cols = list(wide.columns[5:])
-    if args.sort == "error":
-        wide = wide.assign(_min=wide[scheme_cols].min(axis=1)).sort_values("_min", kind="stable")
-    if args.top:
-        wide = wide.head(args.top)
-    shown = wide[["name", "shape", "params"]].copy()
-    for col in scheme_cols:
-        worst = table.loc[table["scheme"] == col, "sqnr_db"].min()
-        shown[col] = [_fmt_db(v) + (" *" if v == worst else "") for v in wide[col]]
     out.write("\nSQNR per layer in dB (higher is better; * marks each scheme's worst layer)\n")
-    _print_table(shown, out)
-    out.write("\nWhole model (parameter-weighted)\n")
-    _print_table(_summary_text(summary), out)
-    _print_skipped(skipped, out)
+    out.write(layers_text(table, worst_first=args.sort == "error", top=args.top) + "\n")
+    out.write("\nWhole model (parameter-weighted)\n" + summary_text(summary) + "\n")
+    if skipped:
+        out.write("\n" + skipped_text(skipped) + "\n")
     return EXIT_OK
-
-
-def _summary_text(summary: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "scheme": summary["scheme"],
-            "SQNR dB": [_fmt_db(v) for v in summary["sqnr_db"]],
-            "worst layer": summary["worst_layer"],
-            "worst dB": [_fmt_db(v) for v in summary["worst_sqnr_db"]],
-            "bits/elem": summary["bits_per_element"].map("{:.3f}".format),
-            "fp32": summary["float32_mb"].map(fmt_mb),
-            "fp16": summary["float16_mb"].map(fmt_mb),
-            "quantized": summary["quantized_mb"].map(fmt_mb),
-            "vs fp32": summary["compression_ratio"].map("{:.2f}x".format),
-        }
-    )
-
-
-def _print_skipped(skipped: list[dict[str, Any]], out: TextIO, limit: int = 8) -> None:
-    if not skipped:
-        return
-    out.write(f"\nSkipped ({len(skipped)}):\n")
-    for s in skipped[:limit]:
-        which = f" [{s['scheme']}]" if s["scheme"] else ""
-        out.write(f"  {s['name']} ({s['shape'] or 'scalar'}, {s['dtype']}){which}: {s['reason']}\n")
-    if len(skipped) > limit:
-        out.write(f"  ... and {len(skipped) - limit} more (all of them in --json)\n")
 
 
 def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -353,16 +292,17 @@ def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("none of the schemes fits this tensor")
     table = compare(x, fits)
     shape = "x".join(str(n) for n in x.shape)
-    _write_outputs(args, table, {"tensor": name, "shape": shape, "rows": table.to_dict("records")})
+    doc = {"tensor": name, "shape": shape, "rows": table.to_dict("records")}
+    _write_outputs(args, table, jsonable(doc))
     out.write(f"{name} ({shape}, {x.numel()} elements)\n\n")
     shown = table[["scheme", "mse", "max_abs_error", "sqnr_db", "num_scales", "bits_per_element"]]
     shown = shown.assign(
         mse=shown["mse"].map("{:.4g}".format),
         max_abs_error=shown["max_abs_error"].map("{:.4g}".format),
-        sqnr_db=shown["sqnr_db"].map(_fmt_db),
+        sqnr_db=shown["sqnr_db"].map(fmt_db),
         bits_per_element=shown["bits_per_element"].map("{:.3f}".format),
     )
-    _print_table(shown, out)
+    out.write(shown.to_string(index=False) + "\n")
     return EXIT_OK
 
 

@@ -3,13 +3,16 @@ against hand counts, and the per-layer tables."""
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 import quantviz as qv
 from quantviz.scan import LAYER_COLUMNS, fmt_mb, layer_table, scan, summarize_scan, worst_layers
+from quantviz.scan.report import jsonable
 
 SCHEMES = ["int8-sym-per-tensor", "int4-sym-per-group-16", "uint4-asym-per-row"]
 
@@ -107,3 +110,9 @@ def test_layer_table_refuses_non_metrics(model, metric: str) -> None:
 )
 def test_sizes_read_well(mb: float, text: str) -> None:
     assert fmt_mb(mb) == text
+
+
+def test_jsonable_makes_strict_json_of_nested_numpy_and_infinities() -> None:
+    doc = jsonable({"a": [np.float64(math.inf), -math.inf, math.nan], "b": (np.int64(3), {"c": 2})})
+    assert doc == {"a": ["inf", "-inf", None], "b": [3, {"c": 2}]}
+    assert json.loads(json.dumps(doc, allow_nan=False)) == doc
