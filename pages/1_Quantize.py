@@ -3,9 +3,9 @@ side, with the metrics, scales, value histogram and error distribution below."""
 
 import streamlit as st
 
+from quantviz import export as ex
 from quantviz.metrics import ideal_sqnr_db
 from quantviz.ui import cache, current, page_setup, scheme_controls
-from quantviz.ui import export as ex
 from quantviz.ui.widgets import fmt, fmt_shape, show_figure
 
 page_setup("Quantize", icon=":material/grid_on:")

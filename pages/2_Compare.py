@@ -5,6 +5,7 @@ import dataclasses
 
 import streamlit as st
 
+from quantviz.export import table_csv
 from quantviz.ui import cache, current, page_setup, scheme_controls
 from quantviz.ui.compare_view import (
     block_choices,
@@ -13,7 +14,6 @@ from quantviz.ui.compare_view import (
     seed_choices,
     styled_table,
 )
-from quantviz.ui.export import table_csv
 from quantviz.ui.widgets import fmt_shape, show_figure, show_table
 
 METRICS = {

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from quantviz.export import table_csv
 from quantviz.sweep import default_granularities
 from quantviz.ui import cache, current, page_setup
 from quantviz.ui.compare_view import (
@@ -10,7 +11,6 @@ from quantviz.ui.compare_view import (
     default_choices,
     group_choices,
 )
-from quantviz.ui.export import table_csv
 from quantviz.ui.widgets import fmt_shape, show_figure, show_table
 
 METRICS = {"sqnr_db": "SQNR (dB)", "mse": "MSE", "max_abs_error": "Max error"}

@@ -1,4 +1,4 @@
-"""File bytes for the download buttons: a quantized tensor with its scales and zero points as
+"""Files that give back a quantization: the integers with their scales and zero points as
 ``.safetensors`` / ``.npz``, and CSV views. Pure functions (no streamlit), called lazily by the
 buttons so nothing is serialized until someone clicks.
 """
@@ -47,9 +47,9 @@ def quantized_npz(result: QuantResult) -> bytes:
     buf = io.BytesIO()
     np.savez_compressed(
         buf,
-        q=result.q.numpy(),
-        scale=result.scale.to(torch.float32).numpy(),
-        zero_point=result.zero_point.to(torch.int32).numpy(),
+        q=result.q.cpu().numpy(),
+        scale=result.scale.to(torch.float32).cpu().numpy(),
+        zero_point=result.zero_point.to(torch.int32).cpu().numpy(),
         scheme=np.array(result.scheme.slug()),
     )
     return buf.getvalue()
@@ -67,7 +67,7 @@ def as_matrix(x: torch.Tensor) -> torch.Tensor:
 def quantized_csv(result: QuantResult) -> bytes:
     """The integers as a CSV matrix (shown 2-D, as on the Quantize page), no header."""
     buf = io.StringIO()
-    np.savetxt(buf, as_matrix(result.q).numpy(), fmt="%d", delimiter=",")
+    np.savetxt(buf, as_matrix(result.q).cpu().numpy(), fmt="%d", delimiter=",")
     return buf.getvalue().encode()
 
 
@@ -77,8 +77,8 @@ def scales_csv(result: QuantResult) -> bytes:
     grid = tuple(scale.shape)
     index = np.indices(grid).reshape(len(grid), -1) if grid else np.zeros((0, 1), dtype=int)
     table = pd.DataFrame({f"index_{d}": index[d] for d in range(len(grid))})
-    table["scale"] = scale.reshape(-1).numpy()
-    table["zero_point"] = result.zero_point.reshape(-1).numpy()
+    table["scale"] = scale.reshape(-1).cpu().numpy()
+    table["zero_point"] = result.zero_point.reshape(-1).cpu().numpy()
     return table.to_csv(index=False).encode()
 
 

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load
 
 import quantviz as qv
-from quantviz.ui import export
+from quantviz import export
 
 SCHEMES = {
     "per-tensor": qv.QuantScheme(bits=8),
