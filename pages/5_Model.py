@@ -15,6 +15,7 @@ from quantviz.inputs import MAX_ELEMENTS, InputError, open_checkpoint
 from quantviz.scan import (
     DEFAULT_SCAN_SCHEMES,
     LAYER_COLUMNS,
+    SCAN_MAX_ELEMENTS,
     as_schemes,
     fmt_mb,
     layer_table,
@@ -95,7 +96,8 @@ def tensor_list(source: bytes | str, filename: str | None, source_id: str) -> pd
     cached = st.session_state.get(_ENTRIES)
     if cached is None or cached[0] != source_id:
         try:
-            with open_checkpoint(source, filename) as ck:
+            # The scan's element bound, so "too large" notes match what the scan will skip.
+            with open_checkpoint(source, filename, max_elements=SCAN_MAX_ELEMENTS) as ck:
                 entries = ck.entries
         except InputError as e:
             st.error(str(e))

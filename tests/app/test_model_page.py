@@ -214,3 +214,13 @@ def test_full_table_download_is_offered() -> None:
     at = scanned()
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download the full table (CSV)" in labels
+
+
+def test_a_layer_too_large_for_the_single_tensor_pages_is_refused_clearly(monkeypatch) -> None:
+    at = scanned()
+    monkeypatch.setattr("quantviz.inputs.MAX_ELEMENTS", 100)  # every layer here is bigger
+    at.selectbox(key="model_layer").set_value("model.layers.2.self_attn.q_proj.weight").run()
+    at.button(key="model_send_quantize").click().run()
+    assert not at.exception
+    assert any("Cannot open model.layers.2.self_attn.q_proj.weight" in e.value for e in at.error)
+    assert current_tensor(at).source != "model"
