@@ -92,10 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "scan",
         help="error of every layer of a checkpoint under each scheme",
-        description="Quantize every float tensor (2-D and up) of a checkpoint with each scheme "
-        "and print the SQNR per layer and a parameter-weighted summary. Reads one tensor at a "
-        "time. CHECKPOINT: .safetensors, .pt/.pth/.bin (weights_only), .npz, or a sharded "
-        "*.safetensors.index.json (or a folder holding one).",
+        description="Quantize every float tensor (2-D and up) of a checkpoint with each scheme\n"
+        "and print the SQNR per layer and a parameter-weighted summary, one tensor at a time.\n"
+        "CHECKPOINT: .safetensors, .pt/.pth/.bin (loaded with weights_only), .npz, or a\n"
+        "sharded *.safetensors.index.json (or a folder holding one).",
         epilog=SCHEME_HELP,
         formatter_class=fmt,
     )
@@ -136,8 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser(
         "compare",
         help="granularity comparison for one tensor",
-        description="Quantize one tensor with each scheme and print the error and storage "
-        "cost side by side. FILE: a checkpoint, .npy/.npz, or a .csv/.txt matrix.",
+        description="Quantize one tensor with each scheme and print the error and storage cost\n"
+        "side by side. FILE: a checkpoint, .npy/.npz, or a .csv/.txt matrix.",
         epilog=SCHEME_HELP,
         formatter_class=fmt,
     )
