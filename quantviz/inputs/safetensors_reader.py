@@ -8,8 +8,10 @@ so with a memory-mapped file the peak memory stays near the largest tensor.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import mmap
 import struct
 from typing import Any
 
@@ -139,6 +141,7 @@ def _entry(buf: Any, name: str, info: Any, start: int, data_len: int, what: str)
         # the mmap can be closed later.
         with memoryview(buf) as mv, mv[lo:hi] as part:
             raw = bytearray(part)
+        _release_pages(buf, lo, hi)
         return torch.frombuffer(raw, dtype=torch.uint8).view(torch_dtype).reshape(shape_t)
 
     return RawEntry(
@@ -150,6 +153,18 @@ def _entry(buf: Any, name: str, info: Any, start: int, data_len: int, what: str)
         read=read,
         problem=problem_for(torch_dtype),
     )
+
+
+def _release_pages(buf: Any, lo: int, hi: int) -> None:
+    """Drop a copied tensor's pages of a file mapping from this process's resident set.
+
+    The pages stay in the OS page cache (a later read faults them back in cheaply); without this,
+    a scan that reads a checkpoint tensor by tensor would count the whole file as resident.
+    """
+    if isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        start = lo - lo % mmap.PAGESIZE
+        with contextlib.suppress(OSError, ValueError):
+            buf.madvise(mmap.MADV_DONTNEED, start, hi - start)
 
 
 def _never() -> torch.Tensor:  # pragma: no cover - guarded by RawEntry.problem
