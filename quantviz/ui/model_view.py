@@ -1,0 +1,312 @@
+"""The Model page's sections: pick a checkpoint, list its tensors, choose schemes, scan with a
+progress bar, then the summary cards, the layer table, the charts and the buttons that send one
+layer to the Quantize or Compare page.
+
+Each function draws one section in page order; those that cannot go on without an input (no
+file yet, no scan yet) end the run with ``st.stop()`` after saying what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import quantviz.inputs as qv_inputs
+from quantviz import model_folder as mf
+from quantviz.figures.model import METRIC_TITLES, layer_scheme_heatmap, sqnr_by_layer
+from quantviz.inputs import InputError, open_checkpoint
+from quantviz.scan import (
+    DEFAULT_SCAN_SCHEMES,
+    SCAN_MAX_ELEMENTS,
+    as_schemes,
+    fmt_mb,
+    higher_is_better,
+    layer_choices,
+    layer_rows,
+    scan,
+    scheme_columns,
+    search_tensors,
+    summarize_scan,
+    tensor_table,
+)
+from quantviz.scheme import QuantScheme, parse_scheme
+from quantviz.ui.session import set_current_tensor
+from quantviz.ui.widgets import fmt, show_figure, show_table
+
+# Schemes offered in the picker, by slug; any other can be typed by name.
+PRESETS = [
+    "int8-sym-per-tensor",
+    "int8-sym-per-row",
+    "int8-sym-per-column",
+    "uint8-asym-per-tensor",
+    "int8-sym-per-group-128",
+    "int4-sym-per-row",
+    "int4-sym-per-group-128",
+    "int4-sym-per-group-32",
+    "int4-asym-per-group-128",
+    "int4-sym-per-block-64x64",
+    "int4-sym-per-group-128-mse",
+]
+UPLOAD_TYPES = ["safetensors", "pt", "pth", "bin", "ckpt", "npz"]
+PAGES = {"Quantize": "pages/1_Quantize.py", "Compare": "pages/2_Compare.py"}
+WORST_COLOR = "rgba(214, 39, 40, 0.35)"
+_ENTRIES, _RESULT = "_model_entries", "_model_result"
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class CheckpointSource:
+    """The checkpoint the page works on.
+
+    Attributes:
+        data: the uploaded bytes, or the path of a file in the model folder.
+        filename: the upload's name (None for a path, which names itself).
+        id: changes whenever the file does; cached entries and results are keyed on it.
+    """
+
+    data: bytes | str
+    filename: str | None
+    id: str
+
+
+def pick_source() -> CheckpointSource:
+    """An upload, or a file of the model folder when one is configured; stops until there is
+    one."""
+    try:
+        folder = mf.model_dir()
+    except mf.FolderError as e:
+        st.warning(f"The model folder is not available: {e}")
+        folder = None
+    mode = "Upload"
+    if folder is not None:
+        mode = st.radio(
+            "Checkpoint from", ["Upload", "Model folder"], key="model_source", horizontal=True
+        )
+    if mode == "Model folder":
+        files = mf.list_checkpoints(folder)
+        if not files:
+            st.info(f"The model folder holds no checkpoint ({', '.join(mf.CHECKPOINT_SUFFIXES)}).")
+            st.stop()
+        name = st.selectbox("Checkpoint in the model folder", files, key="model_file")
+        try:
+            path = mf.resolve_in_folder(folder, name)
+        except mf.FolderError as e:
+            st.error(str(e))
+            st.stop()
+        return CheckpointSource(str(path), None, f"folder:{name}:{os.stat(path).st_mtime_ns}")
+    up = st.file_uploader(
+        "Checkpoint",
+        type=UPLOAD_TYPES,
+        key="model_upload",
+        help="A .safetensors file, a PyTorch state dict (.pt/.pth/.bin, loaded with "
+        "weights_only=True: no code runs) or an .npz. Sharded checkpoints can be scanned from "
+        "the model folder or with `python -m quantviz scan model.safetensors.index.json`.",
+    )
+    if up is None:
+        st.info("Upload a checkpoint to list its tensors and scan them.")
+        st.stop()
+    return CheckpointSource(up.getvalue(), up.name, f"upload:{up.file_id}:{up.name}")
+
+
+def tensor_list(src: CheckpointSource) -> pd.DataFrame:
+    """The checkpoint's tensors (:func:`quantviz.scan.tensor_table`), read from the headers once
+    per file and kept for the session; a file that cannot be read stops with its message."""
+    cached = st.session_state.get(_ENTRIES)
+    if cached is None or cached[0] != src.id:
+        try:
+            # The scan's element bound, so "too large" notes match what the scan will skip.
+            with open_checkpoint(src.data, src.filename, max_elements=SCAN_MAX_ELEMENTS) as ck:
+                entries = ck.entries
+        except InputError as e:
+            st.error(str(e))
+            st.stop()
+        cached = (src.id, tensor_table(entries))
+        st.session_state[_ENTRIES] = cached
+    return cached[1]
+
+
+def tensor_list_section(tensors: pd.DataFrame) -> None:
+    """The tensor list in an expander (open for up to 50 tensors), with a name search."""
+    with st.expander(f"Tensors ({len(tensors)})", expanded=len(tensors) <= 50):
+        query = st.text_input("Search tensors", key="model_search", placeholder="e.g. attn or mlp")
+        shown = search_tensors(tensors, query)
+        st.caption(
+            f"{len(shown)} of {len(tensors)} tensors · {tensors['params'].sum():,} parameters"
+        )
+        show_table(
+            shown,
+            "model_tensors",
+            hide_index=True,
+            width="stretch",
+            height=min(400, 40 + 35 * len(shown)),
+        )
+
+
+def scheme_picker() -> tuple[list[QuantScheme], bool]:
+    """Presets, more schemes typed by name, and whether to include 1-D tensors.
+
+    Returns:
+        ``(schemes, include_1d)``; the schemes are empty when none is chosen. An unreadable
+        name stops the run with an error naming it.
+    """
+    c1, c2, c3 = st.columns([3, 2, 1])
+    picked = c1.multiselect(
+        "Schemes",
+        PRESETS,
+        default=list(DEFAULT_SCAN_SCHEMES),
+        format_func=lambda s: parse_scheme(s).label(),
+        key="model_schemes",
+    )
+    custom = c2.text_input(
+        "More schemes by name",
+        key="model_custom",
+        placeholder="int6-sym-per-group-64, uint8-asym-per-row",
+        help="Names like int4-sym-per-group-128: "
+        "[u]int<bits>-<sym|asym>-<granularity>[-mse|-p99.9]",
+    )
+    include_1d = c3.checkbox(
+        "Include 1-D", key="model_include_1d", help="Also scan biases and norms."
+    )
+    try:
+        extra = [s.strip() for s in custom.split(",") if s.strip()]
+        schemes = as_schemes([*picked, *extra]) if picked or extra else []
+    except ValueError as e:
+        st.error(f"Scheme name not understood: {e}")
+        st.stop()
+    return schemes, include_1d
+
+
+def scan_button(src: CheckpointSource, schemes: list[QuantScheme], include_1d: bool) -> None:
+    """The Scan button: scans with a progress bar and keeps the table for this file."""
+    if not st.button("Scan", key="model_scan", type="primary", disabled=not schemes):
+        return
+    bar = st.progress(0.0, text="Starting the scan…")
+
+    def report(done: int, total: int, name: str) -> None:
+        bar.progress(done / max(total, 1), text=f"{done}/{total} · {name}")
+
+    try:
+        table = scan(
+            src.data, schemes, "auto", report, filename=src.filename, include_1d=include_1d
+        )
+    except (InputError, ValueError) as e:
+        bar.empty()
+        st.error(str(e))
+        st.stop()
+    bar.empty()
+    st.session_state[_RESULT] = (src.id, table)
+
+
+def scan_result(src: CheckpointSource) -> pd.DataFrame:
+    """The last scan of this file; stops with a hint before the first scan, and with the skipped
+    tensors when nothing could be scanned."""
+    result = st.session_state.get(_RESULT)
+    if result is None or result[0] != src.id:
+        st.info("Choose schemes and press **Scan**.")
+        st.stop()
+    table: pd.DataFrame = result[1]
+    if table.empty:
+        st.warning(
+            "No quantizable tensor was scanned (float, at least 2-D; 1-D with 'Include 1-D')."
+        )
+        show_table(pd.DataFrame(table.attrs.get("skipped", [])), "model_skipped", hide_index=True)
+        st.stop()
+    return table
+
+
+def summary_cards(table: pd.DataFrame) -> None:
+    """What was scanned, the float sizes, and one card per scheme: size, SQNR, worst layer."""
+    summary = summarize_scan(table)
+    params = int(summary["params"].iloc[0])
+    st.caption(
+        f"{table['name'].nunique()} tensors · {params:,} parameters scanned on "
+        f"{table.attrs.get('device', 'cpu')} · {len(table.attrs.get('skipped', []))} skipped. "
+        "SQNR is parameter-weighted: 10·log10(Σ signal / Σ noise)."
+    )
+    top = st.columns(3)
+    top[0].metric("Parameters", fmt(params))
+    top[1].metric("float32", fmt_mb(summary["float32_mb"].iloc[0]))
+    top[2].metric("float16", fmt_mb(summary["float16_mb"].iloc[0]))
+    cards = st.columns(min(4, len(summary)))
+    for i, row in summary.iterrows():
+        cards[i % len(cards)].metric(
+            row["scheme"],
+            fmt_mb(row["quantized_mb"]),
+            delta=f"{row['sqnr_db']:.1f} dB SQNR",
+            delta_color="off",
+            delta_arrow="off",
+            help=f"{row['bits_per_element']:.3f} bits per parameter, scales included; "
+            f"{row['compression_ratio']:.2f}× smaller than float32. Worst layer: "
+            f"{row['worst_layer']} ({fmt(row['worst_sqnr_db'])} dB).",
+        )
+
+
+def layer_table_section(table: pd.DataFrame) -> str:
+    """The metric picker, the per-layer table (worst first unless toggled off, each scheme's
+    worst layer shaded) and the full table's download.
+
+    Returns:
+        The chosen metric column ("sqnr_db", "rel_error", ...).
+    """
+    metric = st.selectbox(
+        "Metric", list(METRIC_TITLES), format_func=METRIC_TITLES.get, key="model_metric"
+    )
+    worst = st.toggle("Worst first", value=True, key="model_worst_first")
+    wide = layer_rows(table, metric, worst=worst)
+    schemes = scheme_columns(wide)
+    highlight = wide.style.highlight_min if higher_is_better(metric) else wide.style.highlight_max
+    styled = highlight(subset=schemes, color=WORST_COLOR).format(dict.fromkeys(schemes, fmt))
+    st.caption(f"{METRIC_TITLES[metric]} per layer; the worst layer of each scheme is shaded red.")
+    show_table(
+        styled,
+        "model_layers",
+        hide_index=True,
+        width="stretch",
+        height=min(500, 40 + 35 * len(wide)),
+    )
+    st.download_button(
+        "Download the full table (CSV)",
+        table.to_csv(index=False),
+        file_name="quantviz-scan.csv",
+        mime="text/csv",
+        key="model_download",
+    )
+    return metric
+
+
+def layer_charts(table: pd.DataFrame, metric: str) -> None:
+    """SQNR along the model, the layer × scheme heatmap of ``metric``, and what was skipped."""
+    show_figure(sqnr_by_layer(table), key="model_sqnr_chart")
+    show_figure(layer_scheme_heatmap(table, metric), key="model_heatmap")
+    skipped = table.attrs.get("skipped", [])
+    if skipped:
+        with st.expander(f"Skipped ({len(skipped)})"):
+            show_table(pd.DataFrame(skipped), "model_skipped", hide_index=True, width="stretch")
+
+
+def send_layer(table: pd.DataFrame, src: CheckpointSource) -> None:
+    """A layer picker (worst SQNR first) and one button per single-tensor page that makes the
+    layer the current tensor and opens that page; a layer those pages cannot take (too large,
+    unusable) is refused with the reason."""
+    labels = layer_choices(table, number=fmt)
+    layer = st.selectbox(
+        "Layer (worst first)", list(labels), format_func=labels.get, key="model_layer"
+    )
+    targets = {label: path for label, path in PAGES.items() if (_ROOT / path).is_file()}
+    buttons = st.columns(len(targets) or 1)
+    for col, (label, path) in zip(buttons, targets.items(), strict=False):
+        if col.button(f"Open in {label}", key=f"model_send_{label.lower()}"):
+            # Read the bound now, not at import: it is a setting of quantviz.inputs.
+            with open_checkpoint(src.data, src.filename, max_elements=qv_inputs.MAX_ELEMENTS) as ck:
+                entry = next(e for e in ck.entries if e.name == layer)
+                try:
+                    x = ck.load(layer)
+                    set_current_tensor(x, layer, "model", dtype=entry.dtype)
+                except ValueError as e:  # too large for the single-tensor pages, or unusable
+                    st.error(f"Cannot open {layer} there: {e}")
+                    st.stop()
+            st.switch_page(path)
