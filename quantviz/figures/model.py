@@ -23,6 +23,10 @@ MAX_LINE_LAYERS = 1500
 MAX_HEATMAP_ROWS = 120
 """Rows of the layer × scheme heatmap before neighbours are pooled."""
 HIGHER_IS_BETTER = {"sqnr_db": True}
+MAX_NAMED_TICKS = 12
+"""Up to this many layers, the SQNR chart may write layer names under the x axis..."""
+MAX_TICK_CHARS = 120
+"""...when all the names together are at most this long (so they fit side by side)."""
 METRIC_TITLES = {
     "sqnr_db": "SQNR (dB)",
     "mse": "MSE",
@@ -66,6 +70,34 @@ def pool_rows(
     pooled = reduce.reduceat(values, edges[:-1], axis=0)
     spans = [(int(a), int(b) - 1) for a, b in itertools.pairwise(edges)]
     return pooled, spans
+
+
+def nice_step(span: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least ``span`` (at least 1)."""
+    if span <= 1:
+        return 1
+    power = 10 ** math.floor(math.log10(span))
+    return next(int(m * power) for m in (1, 2, 5, 10) if m * power >= span)
+
+
+def layer_ticks(names: list[str], max_ticks: int = 10) -> dict:
+    """x-axis settings that tick only whole layer positions (a layer 0.2 means nothing).
+
+    Args:
+        names: the layers in model order.
+        max_ticks: about how many ticks a long model gets.
+
+    Returns:
+        Keyword arguments for ``fig.update_xaxes``: every position, labelled with the layer
+        names when there are few and short enough to sit side by side, else the numbers; a long
+        model gets an integer step of 1, 2 or 5 × 10ᵏ.
+    """
+    n = len(names)
+    if n <= MAX_NAMED_TICKS:
+        short = sum(len(x) + 2 for x in names) <= MAX_TICK_CHARS
+        text = names if short else [str(i) for i in range(n)]
+        return {"tickmode": "array", "tickvals": list(range(n)), "ticktext": text}
+    return {"tickmode": "linear", "tick0": 0, "dtick": nice_step(n / max_ticks)}
 
 
 def sqnr_by_layer(table: pd.DataFrame, max_layers: int = MAX_LINE_LAYERS) -> go.Figure:
@@ -118,7 +150,7 @@ def sqnr_by_layer(table: pd.DataFrame, max_layers: int = MAX_LINE_LAYERS) -> go.
             annotation_position="top left",
         )
     base_layout(fig, "SQNR per layer", " · ".join(notes), height=420)
-    fig.update_xaxes(title="layer (model order)")
+    fig.update_xaxes(title="layer (model order)", **layer_ticks(names))
     fig.update_yaxes(title="SQNR (dB), higher is better")
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
     return fig

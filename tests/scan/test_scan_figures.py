@@ -8,8 +8,16 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from quantviz.figures.model import layer_scheme_heatmap, pool_rows, sqnr_by_layer
+from quantviz.figures.model import (
+    MAX_NAMED_TICKS,
+    layer_scheme_heatmap,
+    nice_step,
+    pool_rows,
+    sqnr_by_layer,
+)
 from quantviz.metrics import ideal_sqnr_db
 from quantviz.scan import SCAN_COLUMNS
 
@@ -115,3 +123,47 @@ def test_pool_rows_spans_cover_every_layer_once() -> None:
 def test_bad_input_is_a_clear_error(table, metric: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         layer_scheme_heatmap(table, metric)
+
+
+def tick_positions(axis, n_layers: int) -> list[float]:
+    """Where the x axis puts its ticks over layers 0 … n_layers-1, as plotly would draw them."""
+    if axis.tickmode == "array":
+        return list(axis.tickvals)
+    assert axis.tickmode == "linear"
+    return list(np.arange(axis.tick0, n_layers, axis.dtick))
+
+
+@pytest.mark.parametrize(
+    "n_layers", [1, 2, MAX_NAMED_TICKS, MAX_NAMED_TICKS + 1, 50, 3000], ids=lambda n: f"{n}-layers"
+)
+def test_sqnr_chart_ticks_only_whole_layers(n_layers: int) -> None:
+    axis = sqnr_by_layer(fake_scan(n_layers), max_layers=100).layout.xaxis
+    ticks = tick_positions(axis, n_layers)
+    assert ticks, "the axis must be ticked explicitly, not left to plotly's fractional steps"
+    assert all(float(t).is_integer() for t in ticks)
+    assert ticks[0] == 0
+    assert 1 <= len(ticks) <= min(n_layers, MAX_NAMED_TICKS)  # readable, not one per layer
+
+
+def test_a_few_short_layer_names_label_the_ticks() -> None:
+    axis = sqnr_by_layer(fake_scan(2)).layout.xaxis
+    assert list(axis.tickvals) == [0, 1]
+    assert list(axis.ticktext) == ["layers.0.w", "layers.1.w"]
+
+
+def test_long_layer_names_stay_in_the_hover_and_the_ticks_are_numbers() -> None:
+    table = fake_scan(4)
+    table["name"] = "model.decoder.layers." + table["name"] + ".self_attn.q_proj.weight"
+    fig = sqnr_by_layer(table)
+    assert list(fig.layout.xaxis.ticktext) == ["0", "1", "2", "3"]
+    assert fig.data[0].customdata[2] == "model.decoder.layers.layers.2.w.self_attn.q_proj.weight"
+
+
+@given(st.floats(0, 1e7, allow_nan=False))
+def test_nice_step_is_the_smallest_1_2_5_step_not_below_the_span(span: float) -> None:
+    step = nice_step(span)
+    assert step >= max(span, 1)
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert mantissa in (1, 2, 5)
+    smaller = [m * 10**k for k in range(9) for m in (1, 2, 5) if m * 10**k < step]
+    assert all(s < span for s in smaller)
