@@ -36,6 +36,21 @@ from quantviz.quantize import QuantResult
 
 _COLORBAR = {"thickness": 12, "outlinewidth": 0}
 
+# Pixels between two rows of the error grid: the upper row's tick labels (~25 px) and the lower
+# row's two-line subplot title (~45 px at plotly's 16 px title font), plus air. Kept in pixels,
+# not as a fraction of the figure: a fraction shrinks with short panels (wide matrices) until
+# the titles sit on the tick labels.
+GRID_ROW_GAP_PX = 100
+_GRID_TOP_PX, _GRID_TOP_NOTE_PX, _GRID_BOTTOM_PX = 110, 140, 50
+
+
+def _grid_geometry(n_rows: int, panel_px: int, top_px: int) -> tuple[int, float]:
+    """Figure height and ``vertical_spacing`` for ``n_rows`` rows of ``panel_px``-high panels
+    with :data:`GRID_ROW_GAP_PX` between rows, under a ``top_px`` top margin."""
+    plot_px = n_rows * panel_px + (n_rows - 1) * GRID_ROW_GAP_PX
+    spacing = GRID_ROW_GAP_PX / plot_px if n_rows > 1 else 0.0
+    return plot_px + top_px + _GRID_BOTTOM_PX, spacing
+
 
 def _finite_range(values: np.ndarray) -> tuple[float, float]:
     finite = values[np.isfinite(values)]
@@ -247,12 +262,15 @@ def error_heatmaps_grid(
         errors.append(display_matrix(err, max_cells))
         titles.append(f"{res.scheme.label()}<br>MSE {fmt(quick_metrics(x, err)['mse'])}")
     lim = symmetric_limit(max(float(np.abs(dm.values).max()) for dm in errors))
+    rows, cols_d = errors[0].values.shape
+    top = _GRID_TOP_NOTE_PX if errors[0].note else _GRID_TOP_PX
+    height, spacing = _grid_geometry(n_grid_rows, panel_height(rows, cols_d, 1100 / cols), top)
     fig = make_subplots(
         rows=n_grid_rows,
         cols=cols,
         subplot_titles=titles,
         horizontal_spacing=0.06,
-        vertical_spacing=0.18 / n_grid_rows,
+        vertical_spacing=spacing,
     )
     n_rows, n_cols = errors[0].matrix_shape
     for i, (dm, res) in enumerate(zip(errors, results, strict=True)):
@@ -273,10 +291,8 @@ def error_heatmaps_grid(
             "colorbar": {**_COLORBAR, "title": "error"},
         }
     )
-    rows, cols_d = errors[0].values.shape
-    height = n_grid_rows * (panel_height(rows, cols_d, 1100 / cols) + 70) + 120
     base_layout(fig, "error (dequantized − original) per scheme", errors[0].note, height=height)
-    fig.update_layout(margin={"t": 140 if errors[0].note else 110})
+    fig.update_layout(margin={"t": top, "b": _GRID_BOTTOM_PX})
     fig.update_xaxes(matches="x")
     fig.update_yaxes(matches="y")
     integer_ticks(fig, n_rows, n_cols)

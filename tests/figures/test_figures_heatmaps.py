@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -246,3 +248,38 @@ def test_error_grid_puts_every_scheme_on_one_symmetric_scale():
         "5",
         "6",
     }
+
+
+GRID_SCHEMES = [
+    "int8-sym-per-tensor",
+    "int8-sym-per-row",
+    "int8-sym-per-column",
+    "int8-sym-per-group-2",
+    "int8-sym-per-block-2x2",
+    "int4-sym-per-row",
+    "int4-sym-per-group-2",
+]
+# A two-line subplot title (2 × ~22 px at plotly's 16 px title font) above a row and the tick
+# labels under the row before it (~35 px with Streamlit's tick standoff), measured on renders.
+MIN_ROW_GAP_PX = 85
+
+
+@pytest.mark.parametrize("n_schemes", [4, 5, 7], ids=lambda n: f"{n}-schemes")
+@pytest.mark.parametrize(
+    "shape", [(3, 3), (8, 64), (300, 300)], ids=["notebook-3x3", "wide-8x64", "downsampled"]
+)
+def test_error_grid_rows_leave_room_for_the_titles_below_the_tick_labels(shape, n_schemes):
+    if shape == (3, 3):
+        x = notebook_tensor()
+    else:
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    results = [qv.quantize(x, qv.parse_scheme(s)) for s in GRID_SCHEMES[:n_schemes]]
+    fig = error_heatmaps_grid(x, results, cols=3)
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    n_rows = -(-n_schemes // 3)
+    rows = [fig.get_subplot(r + 1, 1).yaxis.domain for r in range(n_rows)]
+    for upper, lower in itertools.pairwise(rows):
+        assert (upper[0] - lower[1]) * plot_px >= MIN_ROW_GAP_PX
+    # The titles sit on top of their row's panels, inside that gap.
+    titles = [a.y for a in fig.layout.annotations if a.text.startswith("int")]
+    assert titles == pytest.approx([rows[i // 3][1] for i in range(n_schemes)])
