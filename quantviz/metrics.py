@@ -8,6 +8,14 @@ import torch
 
 from quantviz.kernels import error_sums
 
+# Metrics where a larger value is better; every other column of a comparison is an error or a cost.
+HIGHER_IS_BETTER = frozenset({"sqnr_db", "compression_ratio"})
+
+
+def higher_is_better(metric: str) -> bool:
+    """True for SQNR and compression ratio, False for errors (MSE, MAE, ...) and costs."""
+    return metric in HIGHER_IS_BETTER
+
 
 def sqnr_db(signal_power: float, noise_power: float) -> float:
     """Signal-to-quantization-noise ratio in dB, ``10·log10(P_signal / P_noise)``.

@@ -8,9 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from quantviz.figures._style import ACCENT, HIGHLIGHT, PALETTE, base_layout, fmt
+from quantviz.metrics import higher_is_better
 
 # Metrics where a larger number is better; every other metric is an error (smaller is better).
-_HIGHER_IS_BETTER = {"sqnr_db", "compression_ratio"}
 _METRIC_TITLES = {
     "mse": "MSE",
     "rmse": "RMSE",
@@ -67,7 +67,7 @@ def compare_bar(
         if seen[lab] > 1:
             labels[i] = f"{lab} ({seen[lab]})"
     finite = np.where(np.isfinite(values), values, np.nan)
-    higher = metric in _HIGHER_IS_BETTER
+    higher = higher_is_better(metric)
     best = None
     if not np.isnan(values).all():
         score = np.where(np.isnan(values), -np.inf if higher else np.inf, values)
@@ -132,7 +132,7 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool) 
 def _front_trace(sweep: pd.DataFrame, metric: str) -> go.Scatter | None:
     """The Pareto front as a wide translucent band, or None with fewer than two points on it."""
     cost = sweep["bits_per_element"].to_numpy()
-    front = sweep.iloc[pareto_front(cost, sweep[metric].to_numpy(), metric in _HIGHER_IS_BETTER)]
+    front = sweep.iloc[pareto_front(cost, sweep[metric].to_numpy(), higher_is_better(metric))]
     if len(front) < 2:
         return None
     return go.Scatter(
@@ -213,7 +213,7 @@ def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db", pareto: bool = 
         notes.append(f"{dropped} perfect (infinite SQNR) point{'s' if dropped > 1 else ''} omitted")
     base_layout(fig, f"{_METRIC_TITLES.get(metric, metric)} vs storage", "; ".join(notes), 480)
     fig.update_xaxes(title_text="bits per element (payload + scales)")
-    is_error = metric not in _HIGHER_IS_BETTER and metric not in ("bits_per_element", "num_scales")
+    is_error = not higher_is_better(metric) and metric not in ("bits_per_element", "num_scales")
     fig.update_yaxes(
         title_text=_METRIC_TITLES.get(metric, metric), type="log" if is_error else "linear"
     )

@@ -15,14 +15,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from quantviz.figures._style import PALETTE, base_layout, fmt
-from quantviz.metrics import ideal_sqnr_db
+from quantviz.metrics import higher_is_better, ideal_sqnr_db
 from quantviz.scan.summary import LAYER_COLUMNS, layer_table
 
 MAX_LINE_LAYERS = 1500
 """Layers drawn per scheme in the SQNR chart before neighbours are pooled."""
 MAX_HEATMAP_ROWS = 120
 """Rows of the layer × scheme heatmap before neighbours are pooled."""
-HIGHER_IS_BETTER = {"sqnr_db": True}
 MAX_NAMED_TICKS = 12
 """Up to this many layers, the SQNR chart may write layer names under the x axis..."""
 MAX_TICK_CHARS = 120
@@ -172,7 +171,7 @@ def layer_scheme_heatmap(
     """
     wide = _check(table, metric)
     schemes = list(wide.columns[len(LAYER_COLUMNS) :])
-    higher = HIGHER_IS_BETTER.get(metric, False)
+    higher = higher_is_better(metric)
     values = wide[schemes].to_numpy(dtype=float)
     pooled, spans = pool_rows(values, max_rows, higher)
     names = wide["name"].tolist()

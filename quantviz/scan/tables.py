@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 
 from quantviz.inputs.checkpoint import TensorEntry
+from quantviz.metrics import higher_is_better
 from quantviz.scan.report import fmt_db
 from quantviz.scan.summary import LAYER_COLUMNS, layer_table, worst_layers
 
@@ -17,7 +18,6 @@ TENSOR_COLUMNS = ["name", "shape", "dtype", "params", "note"]
 ONE_D_NOTE = "1-D: scanned with 'include 1-D'"
 """The note of a quantizable 1-D tensor (biases, norms): a scan skips it unless asked."""
 
-HIGHER_IS_BETTER_METRICS = frozenset({"sqnr_db"})
 """Scan metrics where a larger value is better; every other one is an error (lower is better)."""
 
 
@@ -51,11 +51,6 @@ def search_tensors(tensors: pd.DataFrame, query: str) -> pd.DataFrame:
     if not query:
         return tensors
     return tensors[tensors["name"].str.contains(query, case=False, regex=False)]
-
-
-def higher_is_better(metric: str) -> bool:
-    """True for SQNR, False for the error metrics (MSE, relative error, ...)."""
-    return metric in HIGHER_IS_BETTER_METRICS
 
 
 def scheme_columns(wide: pd.DataFrame) -> list[str]:

@@ -86,10 +86,17 @@ def test_search_tensors_matches_names_literally_ignoring_case(query: str, want: 
 
 @pytest.mark.parametrize(
     ("metric", "higher"),
-    [("sqnr_db", True), ("mse", False), ("rel_error", False), ("max_abs_error", False)],
-    ids=["sqnr", "mse", "rel-error", "max-error"],
+    [
+        ("sqnr_db", True),
+        ("compression_ratio", True),
+        ("mse", False),
+        ("rel_error", False),
+        ("max_abs_error", False),
+        ("bits_per_element", False),
+    ],
+    ids=["sqnr", "compression", "mse", "rel-error", "max-error", "bits"],
 )
-def test_only_sqnr_is_higher_is_better(metric: str, higher: bool) -> None:
+def test_higher_is_better_only_for_quality_and_savings(metric: str, higher: bool) -> None:
     assert higher_is_better(metric) is higher
 
 
