@@ -12,7 +12,9 @@ What is timed, per size and axis (0 = per row, 1 = per column), all int8 symmetr
   is timed doing less than quantviz, which also finds the scales);
 - torch.fake_quantize_per_channel_affine: PyTorch's fake-quant kernel, given precomputed scales;
 - quantviz: ``qv.quantize`` (scales + integer tensor);
-- quantviz error_metrics / dequantize: the follow-up steps, as a fraction of ``qv.quantize``.
+- quantviz error_metrics / quantization_error / dequantize: the follow-up steps, as a fraction
+  of ``qv.quantize``: metrics of a reconstruction at hand, metrics straight from the integers
+  (what ``qv.compare`` uses; no reconstruction is built), and building the reconstruction.
 
 Methods are timed round-robin, so background load on a shared machine hits all of them alike.
 """
@@ -82,6 +84,7 @@ def run(size: int, dim: int, repeats: int) -> dict[str, float]:
             ),
             "quantviz": lambda: qv.quantize(x, scheme),
             "quantviz error_metrics": lambda: qv.error_metrics(x, x_hat),
+            "quantviz quantization_error": lambda: qv.quantization_error(x, res),
             "quantviz dequantize": lambda: res.dequantize(),
         },
         repeats,

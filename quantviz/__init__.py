@@ -25,7 +25,7 @@ from quantviz.inputs import (
     open_checkpoint,
     parse_matrix,
 )
-from quantviz.metrics import error_metrics
+from quantviz.metrics import error_metrics, quantization_error
 from quantviz.quantize import (
     QuantResult,
     clipped_mask,
@@ -61,6 +61,7 @@ __all__ = [
     "open_checkpoint",
     "parse_matrix",
     "parse_scheme",
+    "quantization_error",
     "quantize",
     "quantize_with_params",
     "scan",

@@ -8,8 +8,8 @@ import pandas as pd
 import torch
 
 from quantviz.granularity import num_blocks
-from quantviz.metrics import error_metrics
-from quantviz.quantize import check_input, quantize
+from quantviz.metrics import quantization_error
+from quantviz.quantize import QuantResult, check_input, quantize
 from quantviz.scheme import QuantScheme
 
 COMPARE_COLUMNS = [
@@ -45,11 +45,10 @@ def bits_per_element(
     return scheme.bits + blocks * (scale_bits + zero_point_bits) / numel
 
 
-def scheme_row(
-    x: torch.Tensor, scheme: QuantScheme, x_hat: torch.Tensor, scale_bits: int = 16
-) -> dict[str, object]:
-    """One comparison row for ``scheme`` given the reconstruction ``x_hat`` of ``x``."""
-    metrics = error_metrics(x, x_hat)
+def scheme_row(x: torch.Tensor, result: QuantResult, scale_bits: int = 16) -> dict[str, object]:
+    """One comparison row: ``x`` quantized as ``result`` (never materializing x_hat)."""
+    scheme = result.scheme
+    metrics = quantization_error(x, result)
     bpe = bits_per_element(x.shape, scheme, scale_bits)
     return {
         "scheme": scheme.label(),
@@ -77,5 +76,5 @@ def compare(x: torch.Tensor, schemes: Sequence[QuantScheme], scale_bits: int = 1
         A DataFrame with one row per scheme and the columns of ``COMPARE_COLUMNS``.
     """
     x = check_input(x)
-    rows = [scheme_row(x, s, quantize(x, s).dequantize(), scale_bits) for s in schemes]
+    rows = [scheme_row(x, quantize(x, s), scale_bits) for s in schemes]
     return pd.DataFrame(rows, columns=COMPARE_COLUMNS)

@@ -213,22 +213,69 @@ def dequantize_layout(layout: Layout, symmetric: bool) -> torch.Tensor:
 _SAFE_LOW, _SAFE_HIGH = 2.0**-60, 2.0**60
 
 
+def _peak(values: torch.Tensor) -> float:
+    # One fused pass; vector_norm's inf-norm and aminmax along a dim are several times slower.
+    lo, hi = torch.aminmax(values)
+    return max(float(hi), -float(lo))
+
+
+def _power_of_two_factor(peak: float) -> float:
+    """1, or the power of two that brings ``peak`` near 1 when its square would under- or
+    overflow float32 (multiplying by it is exact)."""
+    if peak == 0.0 or _SAFE_LOW <= peak <= _SAFE_HIGH:
+        return 1.0
+    return 2.0 ** -math.frexp(peak)[1]
+
+
 def _slice_sums(buf: torch.Tensor) -> tuple[float, float, float]:
-    """``(Σv², Σ|v|, max|v|)`` of a float32 slice, rescaled by a power of two (exactly) when its
-    magnitude would make the squares underflow or overflow. ``buf`` may be overwritten."""
-    # amax/amin: vector_norm's inf- and 1-norms are several times slower.
-    peak = max(float(buf.amax()), -float(buf.amin()))
+    """``(Σv², Σ|v|, max|v|)`` of a float32 slice; ``buf`` is overwritten."""
+    peak = _peak(buf)
     if peak == 0.0:
         return 0.0, 0.0, 0.0
-    factor = 1.0
-    if not _SAFE_LOW <= peak <= _SAFE_HIGH:
-        factor = 2.0 ** -math.frexp(peak)[1]
+    factor = _power_of_two_factor(peak)
+    if factor != 1.0:
         buf.mul_(factor)
     # In-place abs then square, each summed by torch's pairwise reduction: more accurate than a
     # BLAS dot, which accumulates a million float32 squares with a relative error near 3e-6.
     absolute = float(buf.abs_().sum()) / factor
     squares = float(buf.square_().sum()) / factor**2
     return squares, absolute, peak
+
+
+def _sum_of_squares(values: torch.Tensor, scratch: torch.Tensor) -> float:
+    """``Σv²`` of a read-only slice, squared into ``scratch`` (rescaled when needed)."""
+    factor = _power_of_two_factor(_peak(values))
+    torch.mul(values, values if factor == 1.0 else values * factor**2, out=scratch)
+    return float(scratch.sum()) / factor**2
+
+
+def dequantized_error_sums(
+    layout: Layout, x: torch.Tensor, symmetric: bool
+) -> tuple[float, float, float, float]:
+    """:func:`error_sums` of ``x`` against the dequantization of ``layout.data`` (integers),
+    without materializing the reconstruction: each slice is dequantized into a cache-sized
+    buffer, exactly as :func:`dequantize_layout` does, and compared there.
+
+    Args:
+        layout: the integers and their parameters, as :func:`dequantize_layout` takes them.
+        x: the original, shaped like ``layout.data``.
+        symmetric: whether zero points are all 0 (skipped).
+    """
+    q = layout.data
+    rows = min(q.shape[0], _rows_per_slice(q))
+    scratch = torch.empty((rows, *q.shape[1:]), dtype=torch.float32, device=q.device)
+    zp = None if symmetric else layout.zero_point.to(torch.float32)
+    sq = ab = sig = peak = 0.0
+    for part in row_slices(q):
+        buf = scratch[: part.stop - part.start]
+        buf.copy_(q[part])
+        if zp is not None:
+            buf.sub_(_param_slice(zp, part))
+        buf.mul_(_param_slice(layout.scale, part)).sub_(x[part])
+        part_sq, part_ab, part_peak = _slice_sums(buf)
+        sq, ab, peak = sq + part_sq, ab + part_ab, max(peak, part_peak)
+        sig += _sum_of_squares(x[part], buf)
+    return sq, ab, peak, sig
 
 
 def error_sums(x: torch.Tensor, x_hat: torch.Tensor) -> tuple[float, float, float, float]:
@@ -247,6 +294,5 @@ def error_sums(x: torch.Tensor, x_hat: torch.Tensor) -> tuple[float, float, floa
         torch.sub(b[part], a[part], out=buf)
         part_sq, part_ab, part_peak = _slice_sums(buf)
         sq, ab, peak = sq + part_sq, ab + part_ab, max(peak, part_peak)
-        buf.copy_(a[part])
-        sig += _slice_sums(buf)[0]
+        sig += _sum_of_squares(a[part], buf)
     return sq, ab, peak, sig

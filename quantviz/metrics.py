@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from quantviz.kernels import error_sums
+from quantviz.kernels import dequantized_error_sums, error_sums
+from quantviz.quantize import QuantResult, param_layout
 
 # Metrics where a larger value is better; every other column of a comparison is an error or a cost.
 HIGHER_IS_BETTER = frozenset({"sqnr_db", "compression_ratio"})
@@ -53,10 +54,37 @@ def error_metrics(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
     """
     if x.shape != x_hat.shape:
         raise ValueError(f"shape mismatch: original {tuple(x.shape)} vs {tuple(x_hat.shape)}")
-    sq, ab, peak, sig = error_sums(x.to(torch.float32), x_hat.to(torch.float32))
-    n = x.numel()
+    return _metrics_from_sums(
+        *error_sums(x.to(torch.float32), x_hat.to(torch.float32)), n=x.numel()
+    )
+
+
+def quantization_error(x: torch.Tensor, result: QuantResult) -> dict[str, float]:
+    """``error_metrics(x, result.dequantize())`` without building the reconstruction: each
+    cache-sized slice is dequantized and compared on the spot, so it costs about as much as
+    the quantization itself and allocates nothing full-size.
+
+    Args:
+        x: the tensor that was quantized.
+        result: what :func:`quantviz.quantize` returned for it.
+
+    Returns:
+        The same mapping as :func:`error_metrics`.
+
+    Raises:
+        ValueError: if ``x`` and ``result.q`` differ in shape.
+    """
+    if x.shape != result.q.shape:
+        raise ValueError(f"shape mismatch: original {tuple(x.shape)} vs {tuple(result.q.shape)}")
+    layout = param_layout(result.q, result.scale, result.zero_point, result.scheme)
+    x_view = x.to(torch.float32).reshape(layout.data.shape)
+    sums = dequantized_error_sums(layout, x_view, result.scheme.symmetric)
+    return _metrics_from_sums(*sums, n=x.numel())
+
+
+def _metrics_from_sums(sq: float, ab: float, peak: float, sig: float, n: int) -> dict[str, float]:
     err_l2, sig_l2 = math.sqrt(sq), math.sqrt(sig)
-    mse, mae, max_abs, signal_power = sq / n, ab / n, peak, sig / n
+    mse, mae, signal_power = sq / n, ab / n, sig / n
     if err_l2 == 0.0:
         rel = 0.0
     elif sig_l2 == 0.0:
@@ -67,7 +95,7 @@ def error_metrics(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
         "mse": mse,
         "rmse": math.sqrt(mse),
         "mae": mae,
-        "max_abs_error": max_abs,
+        "max_abs_error": peak,
         "sqnr_db": sqnr_db(signal_power, mse),
         "signal_power": signal_power,
         "rel_error": rel,

@@ -140,9 +140,11 @@ def _quantize_two_pass(
     return q, scale_grid, zp_grid
 
 
-def _param_layout(
+def param_layout(
     t: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
 ) -> Layout:
+    """``t`` reshaped so that the per-block ``scale``/``zero_point`` broadcast against it (or,
+    for tiles and ragged groups, with the parameters expanded to every element)."""
     gran = scheme.granularity
     scale = scale.to(torch.float32)
     zero_point = zero_point.to(torch.float32)
@@ -171,7 +173,7 @@ def quantize_with_params(
     Returns:
         Integer tensor of ``x``'s shape.
     """
-    layout = _param_layout(x.to(torch.float32), scale, zero_point, scheme)
+    layout = param_layout(x.to(torch.float32), scale, zero_point, scheme)
     return quantize_layout(
         layout, scheme.q_min, scheme.q_max, scheme.symmetric, scheme.storage_dtype
     ).contiguous()
@@ -191,7 +193,7 @@ def dequantize(
     Returns:
         float32 tensor of ``q``'s shape.
     """
-    return dequantize_layout(_param_layout(q, scale, zero_point, scheme), scheme.symmetric)
+    return dequantize_layout(param_layout(q, scale, zero_point, scheme), scheme.symmetric)
 
 
 def clipped_mask(x: torch.Tensor, result: QuantResult) -> torch.Tensor:

@@ -104,7 +104,7 @@ def sweep_bits(
                 scheme = QuantScheme(
                     bits=b, symmetric=sym, granularity=gran, range_method=range_method
                 )
-                row = scheme_row(x, scheme, quantize(x, scheme).dequantize(), scale_bits)
+                row = scheme_row(x, quantize(x, scheme), scale_bits)
                 row["ideal_sqnr_db"] = ideal_sqnr_db(b)
                 rows.append(row)
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)

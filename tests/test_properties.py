@@ -174,3 +174,16 @@ def test_metrics_are_finite_and_consistent(x) -> None:
     assert m["mae"] <= m["rmse"] * (1 + 1e-9) + 1e-300
     assert m["rmse"] <= m["max_abs_error"] * (1 + 1e-6) + 1e-300
     assert not math.isnan(m["sqnr_db"])
+
+
+@SETTINGS
+@given(cases())
+def test_quantization_error_equals_metrics_of_the_reconstruction(case) -> None:
+    x, scheme = case
+    res = qv.quantize(x, scheme)
+    fused = qv.quantization_error(x, res)
+    plain = qv.error_metrics(x, res.dequantize())
+    assert fused.keys() == plain.keys()
+    assert fused["max_abs_error"] == plain["max_abs_error"]  # same x_hat, bit for bit
+    for key in ("mse", "mae", "signal_power", "rel_error", "sqnr_db"):
+        assert math.isclose(fused[key], plain[key], rel_tol=1e-6, abs_tol=1e-300), key
