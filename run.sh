@@ -39,7 +39,9 @@ case "${1:-}" in
   app)
     setup_python requirements.txt
     say "starting quantviz on http://localhost:${PORT:-8501}"
-    exec "$VENV/bin/python" -m streamlit run app.py --server.port "${PORT:-8501}"
+    # headless: no first-run e-mail prompt and no attempt to open a browser on a server
+    exec "$VENV/bin/python" -m streamlit run app.py --server.port "${PORT:-8501}" \
+      --server.headless true
     ;;
   test)
     setup_python requirements-dev.txt
