@@ -22,7 +22,12 @@ from quantviz.scheme import QuantScheme
 
 MAX_VALUES = 64
 _MAX_TICKS = 257
-_MAX_LABELS = 17
+# Level labels are thinned for a plot this wide (a narrow Streamlit column); wider plots only
+# spread them further apart. Digits of an 11 px font are about 7 px wide.
+LABEL_PLOT_PX = 560
+LABEL_FONT_PX = 11
+LABEL_CHAR_PX = 7.0
+LABEL_GAP_PX = 8.0
 
 
 def _scalar(value: float | torch.Tensor, name: str) -> float:
@@ -53,6 +58,41 @@ def map_to_grid(
         scaled = scaled + zero_point
     q = scaled.round().clamp(scheme.q_min, scheme.q_max)
     return q, (q - zero_point) * s
+
+
+def label_width_px(level: int) -> float:
+    """Estimated width in pixels of the label of integer ``level``."""
+    return len(str(int(level))) * LABEL_CHAR_PX
+
+
+def _level_labels(
+    q: torch.Tensor, scheme: QuantScheme, zp: int, s: float, view: tuple[float, float]
+) -> np.ndarray:
+    """The grid levels worth a label: the edges ``q_min``/``q_max`` and the zero point when in
+    view, then the levels values land on (most-hit first), each kept only if it clears every
+    label already kept, and the view's edges, at a plot width of ``LABEL_PLOT_PX``.
+
+    Labelling every level (or every k-th) made neighbours overlap and the outermost label
+    half-clipped at the plot's edge; a label that cannot fit whole is left to the hover.
+    """
+    px_per_unit = LABEL_PLOT_PX / (view[1] - view[0])
+    hit, counts = np.unique(q.numpy().astype(np.int64), return_counts=True)
+    by_hits = hit[np.argsort(-counts, kind="stable")]
+    candidates = [scheme.q_min, scheme.q_max, zp, *by_hits.tolist()]
+    kept: list[int] = []
+    for level in dict.fromkeys(int(c) for c in candidates):  # unique, in priority order
+        px = (s * (level - zp) - view[0]) * px_per_unit
+        half = label_width_px(level) / 2
+        if px - half < 0 or px + half > LABEL_PLOT_PX:
+            continue
+        clear = all(
+            abs(px - (s * (k - zp) - view[0]) * px_per_unit)
+            >= half + label_width_px(k) / 2 + LABEL_GAP_PX
+            for k in kept
+        )
+        if clear:
+            kept.append(level)
+    return np.array(sorted(kept), dtype=np.int64)
 
 
 def number_line(
@@ -120,16 +160,14 @@ def number_line(
                 hovertemplate="q = %{customdata}<br>stands for %{x:.5g}<extra></extra>",
             )
         )
-        labelled = levels[:: level_stride(len(levels), _MAX_LABELS)]
-        shown = np.unique(np.concatenate([labelled, q.numpy()]))
-        shown = shown[(shown >= first) & (shown <= last)]
+        shown = _level_labels(q, scheme, zp, s, view)
         fig.add_trace(
             go.Scatter(
                 x=s * (shown - zp),
                 y=np.full(len(shown), -0.16),
                 mode="text",
                 text=[str(int(t)) for t in shown],
-                textfont={"size": 11},
+                textfont={"size": LABEL_FONT_PX},
                 hoverinfo="skip",
                 showlegend=False,
             )

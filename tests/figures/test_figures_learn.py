@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import quantviz as qv
 from quantviz.figures import number_line
+from quantviz.figures.learn import LABEL_GAP_PX, LABEL_PLOT_PX, label_width_px
 from tests.helpers import notebook_tensor
 
 
@@ -38,6 +41,51 @@ def test_each_value_goes_to_the_level_quantize_picks(scheme):
     n_clipped = int(qv.clipped_mask(x, res).sum())
     clipped_text = fig.layout.title.subtitle.text
     assert (f"{n_clipped} value" in clipped_text) == (n_clipped > 0)
+
+
+def level_labels(fig):
+    (t,) = [t for t in fig.data if t.mode == "text"]
+    return np.array(t.x, dtype=float), [int(v) for v in t.text]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(st.floats(-1000, 1000, allow_nan=False, width=32), min_size=1, max_size=64),
+    scheme=st.sampled_from(
+        [
+            "int8-sym-per-tensor",
+            "uint8-asym-per-tensor",
+            "int4-sym-per-tensor",
+            "int16-sym-per-tensor",
+        ]
+    ),
+)
+def test_level_labels_never_overlap_or_leave_the_plot(values, scheme):
+    x = torch.tensor(values)
+    res = qv.quantize(x, qv.parse_scheme(scheme))
+    fig = number_line(x, res.scheme, res.scale, res.zero_point)
+    xs, levels = level_labels(fig)
+    lo, hi = fig.layout.xaxis.range
+    px = (xs - lo) * LABEL_PLOT_PX / (hi - lo)
+    half = np.array([label_width_px(v) / 2 for v in levels])
+    assert (px - half >= 0).all()
+    assert (px + half <= LABEL_PLOT_PX).all()
+    order = np.argsort(px)
+    gaps = np.diff(px[order]) - half[order][1:] - half[order][:-1]
+    assert (gaps >= LABEL_GAP_PX - 1e-9).all()
+    # Every label names a level a value landed on, an edge of the grid or the zero point.
+    extra = {res.scheme.q_min, res.scheme.q_max, int(res.zero_point)}
+    assert set(levels) <= set(res.q.tolist()) | extra
+
+
+def test_notebook_labels_show_the_grid_edge_the_largest_value_reaches():
+    x = notebook_tensor().flatten()
+    res = qv.quantize(x, qv.parse_scheme("int8-sym-per-tensor"))
+    _, levels = level_labels(number_line(x, res.scheme, res.scale))
+    assert 127 in levels
+    assert 0 in levels
+    assert -44 not in levels  # a level no value hit, once half-clipped at the left edge
+    assert len(levels) < res.q.unique().numel()  # neighbours (119 next to 127) were thinned
 
 
 def test_plain_lists_are_accepted():
