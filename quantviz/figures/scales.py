@@ -17,6 +17,8 @@ from quantviz.quantize import QuantResult
 # Longer per-channel/per-group series are max-pooled to this many points.
 MAX_POINTS = 2048
 _BARS_UP_TO = 64
+# A per-tensor result is one or two numbers: a short panel, not a chart-sized empty one.
+_SINGLE_HEIGHT = 170
 
 
 def _axis_word(result: QuantResult) -> str:
@@ -169,14 +171,17 @@ def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> 
     scale = result.scale.to(torch.float32)
     lo, hi = float(scale.min()), float(scale.max())
     if result.num_scales == 1:
-        note = "one scale for the whole tensor"
+        s0 = float(scale.reshape(-1)[0])
+        zp0 = int(result.zero_point.reshape(-1)[0])
+        cover = f"[{fmt(s0 * (scheme.q_min - zp0))}, {fmt(s0 * (scheme.q_max - zp0))}]"
+        note = f"one scale for the whole tensor; its grid covers {cover}"
     else:
         spread = f"; largest / smallest = {hi / lo:.3g}×" if lo > 0 else ""
         note = f"{result.num_scales:,} scales, from {fmt(lo)} to {fmt(hi)}{spread}"
     grid_dims = sum(1 for n in scale.shape if n > 1)
     if result.num_scales == 1:
         fig = _single_figure(result, asym)
-        height = 220
+        height = _SINGLE_HEIGHT
     elif grid_dims <= 1:
         fig, extra = _series_figure(result, asym)
         note = f"{note}; {extra}" if extra else note
@@ -186,33 +191,37 @@ def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> 
         note = f"{note}; {extra}" if extra else note
         height = fig.layout.height
     base_layout(fig, f"scales of {scheme.label()}", note, height=height)
+    if result.num_scales == 1:
+        fig.update_layout(margin={"t": 80, "b": 10})
     return fig
 
 
 def _single_figure(result: QuantResult, asym: bool) -> go.Figure:
-    """A per-tensor result: the scale (and zero point) as big numbers, with the range they
-    cover, instead of a chart of one bar."""
-    scheme = result.scheme
+    """A per-tensor result: the scale (and zero point) as numbers, instead of a chart of one bar.
+
+    Fixed font sizes and a domain that leaves room for each number's small label keep the
+    labels inside the plot area (an auto-sized number pushed a long label up into the title).
+    """
     s = float(result.scale.reshape(-1)[0])
     zp = int(result.zero_point.reshape(-1)[0])
-    cover = f"[{fmt(s * (scheme.q_min - zp))}, {fmt(s * (scheme.q_max - zp))}]"
+    common = {"mode": "number", "title": {"font": {"size": 13}}}
     fig = go.Figure(
         go.Indicator(
-            mode="number",
+            **common,
             value=s,
-            number={"valueformat": ".5g"},
-            title={"text": f"scale (grid covers {cover})"},
-            domain={"x": [0.0, 0.5] if asym else [0.0, 1.0], "y": [0, 1]},
+            number={"valueformat": ".5g", "font": {"size": 40}},
+            title_text="scale",
+            domain={"x": [0.0, 0.5] if asym else [0.0, 1.0], "y": [0.0, 0.7]},
         )
     )
     if asym:
         fig.add_trace(
             go.Indicator(
-                mode="number",
+                **common,
                 value=zp,
-                number={"valueformat": "d"},
-                title={"text": "zero point"},
-                domain={"x": [0.5, 1.0], "y": [0, 1]},
+                number={"valueformat": "d", "font": {"size": 40}},
+                title_text="zero point",
+                domain={"x": [0.5, 1.0], "y": [0.0, 0.7]},
             )
         )
     return fig

@@ -60,6 +60,15 @@ def test_per_tensor_shows_the_numbers(w):
     fig = scales_chart(res, w.shape)
     values = [t.value for t in fig.data if t.type == "indicator"]
     assert values == [pytest.approx(float(res.scale)), int(res.zero_point)]
+    s, zp = float(res.scale), int(res.zero_point)
+    assert f"covers [{s * (-128 - zp):.4g}, {s * (127 - zp):.4g}]" in fig.layout.title.subtitle.text
+
+
+def test_per_tensor_panel_is_compact_and_labels_stay_below_the_title(w):
+    fig = scales_chart(qv.quantize(w, qv.parse_scheme("int8-sym-per-tensor")), w.shape)
+    assert fig.layout.height <= 200
+    # Each number's label is drawn above its domain: the domain must leave room under the title.
+    assert all(t.domain.y[1] <= 0.75 for t in fig.data)
 
 
 def test_many_channels_are_max_pooled():
