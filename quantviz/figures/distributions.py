@@ -37,6 +37,30 @@ def _bars(counts: np.ndarray, edges: np.ndarray, name: str, color: str) -> go.Ba
     )
 
 
+def _count_axis(fig: go.Figure, top: float, log_y: bool) -> None:
+    """Whole-number ticks on the count axis: plotly's automatic ticks put 0.2, 0.5 … on a chart
+    of a few values, and a count of half a value means nothing.
+
+    Args:
+        fig: the histogram.
+        top: the top of the axis (a little above the tallest bar).
+        log_y: a logarithmic axis (ticks at 1, 2, 5, 10, 20, 50 …) instead of a linear one.
+    """
+    fig.update_yaxes(title_text="count", type="log" if log_y else "linear")
+    if log_y:
+        top = max(top, 1.0)
+        n_decades = int(np.ceil(np.log10(top)))
+        steps = (1, 2, 5) if n_decades <= 3 else (1,)  # 1-2-5 ticks crowd past 3 decades
+        ticks = [m * 10**d for d in range(n_decades + 1) for m in steps if m * 10**d <= top]
+        fig.update_yaxes(tickmode="array", tickvals=ticks)
+        return
+    # A 1-2-5 step of at least 1 giving about five ticks.
+    raw = max(top / 5, 1.0)
+    power = 10 ** int(np.floor(np.log10(raw)))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    fig.update_yaxes(range=[0, top], tickmode="linear", tick0=0, dtick=step)
+
+
 def histogram_with_grid(
     x: torch.Tensor, result: QuantResult, bins: int = 100, log_y: bool = False
 ) -> go.Figure:
@@ -112,9 +136,7 @@ def histogram_with_grid(
         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
     )
     fig.update_xaxes(title_text="value")
-    fig.update_yaxes(title_text="count", type="log" if log_y else "linear")
-    if not log_y:
-        fig.update_yaxes(range=[0, top])
+    _count_axis(fig, top, log_y)
     return fig
 
 
@@ -180,7 +202,5 @@ def error_histogram(
     base_layout(fig, "error distribution (dequantized − original)", note, height=380)
     fig.update_layout(bargap=0, legend={"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0})
     fig.update_xaxes(title_text="error", range=[-m, m])
-    fig.update_yaxes(title_text="count", type="log" if log_y else "linear")
-    if not log_y:
-        fig.update_yaxes(range=[0, top])
+    _count_axis(fig, top, log_y)
     return fig

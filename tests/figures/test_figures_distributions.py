@@ -70,6 +70,31 @@ def test_log_counts_option(normal):
     assert histogram_with_grid(normal, res, log_y=True).layout.yaxis.type == "log"
 
 
+def count_ticks(fig) -> list[float]:
+    """The tick values plotly will draw on the count axis."""
+    ax = fig.layout.yaxis
+    if ax.type == "log":
+        return list(ax.tickvals)
+    assert ax.tickmode == "linear"
+    return list(np.arange(ax.tick0, ax.range[1] + 1e-9, ax.dtick))
+
+
+@pytest.mark.parametrize("log_y", [False, True], ids=["linear", "log"])
+@pytest.mark.parametrize("n", [3, 40, 1000], ids=["9-values", "120-values", "1M-values"])
+@pytest.mark.parametrize("chart", ["values", "error"])
+def test_count_axis_ticks_are_whole_numbers(n, log_y, chart):
+    x = torch.randn(n, n if n == 1000 else 3, generator=torch.Generator().manual_seed(n))
+    res = qv.quantize(x, qv.parse_scheme("int8-sym-per-tensor"))
+    if chart == "values":
+        fig = histogram_with_grid(x, res, log_y=log_y)
+    else:
+        fig = error_histogram(x, res.dequantize(), result=res, log_y=log_y)
+    ticks = count_ticks(fig)
+    assert len(ticks) >= 1
+    assert all(float(t).is_integer() for t in ticks), ticks
+    assert len(ticks) <= 15  # readable, not one per count
+
+
 @pytest.mark.parametrize(
     ("bins", "message"),
     [pytest.param(0, "bins", id="zero"), pytest.param(2.5, "bins", id="float")],
