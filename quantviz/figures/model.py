@@ -22,6 +22,10 @@ MAX_LINE_LAYERS = 1500
 """Layers drawn per scheme in the SQNR chart before neighbours are pooled."""
 MAX_HEATMAP_ROWS = 120
 """Rows of the layer × scheme heatmap before neighbours are pooled."""
+HEATMAP_LABEL_BAND_PX = 30
+"""Room between the heatmap's title and the scheme names written above it."""
+MIN_HEATMAP_PLOT_PX = 150
+"""Least plot height of the heatmap, so the colour bar (as long as the plot) stays readable."""
 MAX_NAMED_TICKS = 12
 """Up to this many layers, the SQNR chart may write layer names under the x axis..."""
 MAX_TICK_CHARS = 120
@@ -199,12 +203,13 @@ def layer_scheme_heatmap(
         if len(spans) < len(wide)
         else ""
     )
-    base_layout(
-        fig,
-        f"{METRIC_TITLES[metric]} per layer and scheme",
-        note,
-        height=min(1200, 160 + 18 * len(labels)),
-    )
+    base_layout(fig, f"{METRIC_TITLES[metric]} per layer and scheme", note)
+    # The scheme names sit on top, under the title: give them their own band. A floor on the
+    # plot height keeps the colour bar (as long as the plot) readable for a 2-layer model.
+    top = fig.layout.margin.t + HEATMAP_LABEL_BAND_PX
+    bottom = fig.layout.margin.b
+    plot = max(MIN_HEATMAP_PLOT_PX, 18 * len(labels) + 40)
+    fig.update_layout(height=min(1200, top + bottom + plot), margin={"t": top})
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(side="top")
     return fig

@@ -87,6 +87,18 @@ def test_heatmap_is_layers_by_schemes_with_names_and_values() -> None:
     assert heat.colorscale[0][1] != layer_scheme_heatmap(table, "mse").data[0].colorscale[0][1]
 
 
+@pytest.mark.parametrize("n_layers", [1, 2, 40], ids=["1-layer", "2-layers", "40-layers"])
+@pytest.mark.parametrize("pooled", [False, True], ids=["exact", "pooled-note"])
+def test_heatmap_leaves_room_for_scheme_names_and_a_readable_colour_bar(
+    n_layers: int, pooled: bool
+) -> None:
+    fig = layer_scheme_heatmap(fake_scan(n_layers), "sqnr_db", max_rows=20 if pooled else 120)
+    margin = fig.layout.margin
+    title_band = 90 if fig.layout.title.subtitle.text else 60
+    assert margin.t >= title_band + 30  # the scheme names get their own band under the title
+    assert fig.layout.height - margin.t - margin.b >= 150  # the colour bar is the plot's length
+
+
 @pytest.mark.parametrize(
     ("metric", "reduce"), [("sqnr_db", np.min), ("mse", np.max)], ids=["sqnr-min", "mse-max"]
 )
