@@ -153,7 +153,8 @@ def scheme_picker() -> tuple[list[QuantScheme], bool]:
         ``(schemes, include_1d)``; the schemes are empty when none is chosen. An unreadable
         name stops the run with an error naming it.
     """
-    c1, c2, c3 = st.columns([3, 2, 1])
+    # Three scheme chips need about half the page; the 1-D checkbox needs little.
+    c1, c2, c3 = st.columns([4, 2, 1])
     picked = c1.multiselect(
         "Schemes",
         PRESETS,
