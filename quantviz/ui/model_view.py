@@ -286,7 +286,10 @@ def layer_charts(table: pd.DataFrame, metric: str) -> None:
     skipped = table.attrs.get("skipped", [])
     if skipped:
         with st.expander(f"Skipped ({len(skipped)})"):
-            show_table(pd.DataFrame(skipped), "model_skipped", hide_index=True, width="stretch")
+            # Not "model_skipped": that key is the table shown when nothing could be scanned.
+            show_table(
+                pd.DataFrame(skipped), "model_layers_skipped", hide_index=True, width="stretch"
+            )
 
 
 def send_layer(table: pd.DataFrame, src: CheckpointSource) -> None:

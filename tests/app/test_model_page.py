@@ -159,6 +159,12 @@ def test_a_checkpoint_without_quantizable_tensors_says_so() -> None:
     assert set(shown_table(at, "model_skipped")["name"]) == {"ids", "bias"}
 
 
+def test_tensors_skipped_by_a_scan_are_listed_under_their_own_key() -> None:
+    at = scanned(save_bytes({"w": torch.randn(8, 8), "ids": torch.arange(4)}))
+    assert_ok(at)
+    assert list(shown_table(at, "model_layers_skipped")["name"]) == ["ids"]
+
+
 def test_a_pt_state_dict_upload_scans() -> None:
     buf = io.BytesIO()
     torch.save({"enc": {"w": torch.randn(8, 8)}, "step": 3}, buf)
