@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import plotly.graph_objects as go
 import torch
 
 from quantviz.granularity import Blocks, PerChannel, to_blocks
@@ -155,3 +156,14 @@ def count_clipped(x: torch.Tensor, result: QuantResult) -> int:
     level = blocks.data / scale + zp
     # Pads are NaN and compare False either way, so they never count.
     return int(((level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)).sum())
+
+
+def link_axes(fig: go.Figure) -> None:
+    """Link every subplot's zoom and pan to the first one's, in place.
+
+    ``matches`` is set on the other axes only: ``fig.update_xaxes(matches="x")`` would also make
+    ``xaxis`` match itself, which plotly.js drops with a console warning ("ignored xaxis.matches:
+    "x" to avoid an infinite loop").
+    """
+    fig.update_xaxes(matches="x", selector=lambda ax: ax.plotly_name != "xaxis")
+    fig.update_yaxes(matches="y", selector=lambda ax: ax.plotly_name != "yaxis")

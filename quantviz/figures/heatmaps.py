@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from quantviz.figures._common import check_pair, quick_metrics
+from quantviz.figures._common import check_pair, link_axes, quick_metrics
 from quantviz.figures._layout import (
     SMALL_MATRIX,
     block_boundaries,
@@ -221,8 +221,7 @@ def quantization_heatmaps(
     rows, cols = dm_x.values.shape
     base_layout(fig, title, dm_x.note, height=2 * panel_height(rows, cols) + 220)
     fig.update_layout(margin={"t": 120 if dm_x.note else 90})
-    fig.update_xaxes(matches="x")
-    fig.update_yaxes(matches="y")
+    link_axes(fig)
     fig.update_xaxes(title_text="column", row=2)
     fig.update_yaxes(title_text="row", col=1)
     integer_ticks(fig, n_rows, n_cols)
@@ -293,7 +292,6 @@ def error_heatmaps_grid(
     )
     base_layout(fig, "error (dequantized − original) per scheme", errors[0].note, height=height)
     fig.update_layout(margin={"t": top, "b": _GRID_BOTTOM_PX})
-    fig.update_xaxes(matches="x")
-    fig.update_yaxes(matches="y")
+    link_axes(fig)
     integer_ticks(fig, n_rows, n_cols)
     return fig

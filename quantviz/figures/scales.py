@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from quantviz.figures._common import link_axes
 from quantviz.figures._layout import heatmap_trace, integer_ticks, panel_height
 from quantviz.figures._style import ACCENT, HIGHLIGHT, INTEGERS, VALUES_SEQUENTIAL, base_layout, fmt
 from quantviz.figures.downsample import display_matrix, gather_like
@@ -141,8 +142,7 @@ def _grid_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
     fig.update_yaxes(title_text=words[0])
     fig.update_xaxes(title_text=words[1])
     integer_ticks(fig, *dm.matrix_shape)
-    fig.update_xaxes(matches="x")
-    fig.update_yaxes(matches="y")
+    link_axes(fig)
     rows, cols = dm.values.shape
     fig.update_layout(height=panel_height(rows, cols, 900 / (2 if asym else 1)) + 160)
     return fig, dm.note
