@@ -36,5 +36,5 @@ with right:
         f"{fmt_shape(cur.tensor.shape)} tensor; the heatmap is downsampled when it is large."
     )
     st.page_link(
-        "pages/1_Quantize.py", label="Quantize this tensor →", icon=":material/arrow_forward:"
+        "pages/1_Quantize.py", label="Quantize this tensor", icon=":material/arrow_forward:"
     )
