@@ -179,12 +179,15 @@ def _upload_mode() -> None:
         st.error(opened[2])
         return
     usable = [e for e in ckpt.entries if e.quantizable]
-    chosen = _tensor_picker(ckpt.entries, usable) if len(ckpt.entries) > 1 else None
     if not usable:
+        if len(ckpt.entries) > 1:
+            _tensor_picker(ckpt.entries, usable, None)
         reasons = "; ".join(sorted({e.reason for e in ckpt.entries if e.reason}))
         st.error(f"{upload.name} has no tensor quantviz can quantize ({reasons}).")
         return
-    entry = next((e for e in usable if e.name == chosen), usable[0])
+    first = default_entry(usable)
+    chosen = _tensor_picker(ckpt.entries, usable, first.name) if len(ckpt.entries) > 1 else None
+    entry = next((e for e in usable if e.name == chosen), first)
     wanted = (file_id, entry.name)
     if st.session_state.get("upload_loaded") != wanted:
         st.session_state["upload_loaded"] = wanted
@@ -200,8 +203,23 @@ def _size(nbytes: int) -> str:
     return ""
 
 
-def _tensor_picker(entries: list, usable: list) -> str | None:
-    """A searchable table of the file's tensors and a picker of the quantizable ones."""
+def default_entry(usable: list) -> Any:
+    """The tensor an upload shows first: the largest matrix (or higher), since a checkpoint's
+    first usable entry is often a 1-D bias or norm, the least telling thing to quantize; the
+    largest of all when none has two dimensions. Ties keep file order.
+
+    Args:
+        usable: the checkpoint's quantizable entries (at least one).
+
+    Returns:
+        One of ``usable``.
+    """
+    return max(usable, key=lambda e: (len(e.shape) >= 2, e.numel))
+
+
+def _tensor_picker(entries: list, usable: list, default: str | None) -> str | None:
+    """A searchable table of the file's tensors and a picker of the quantizable ones, starting
+    on ``default`` when it is listed."""
     query = st.text_input("Search tensors", key="upload_search", placeholder="e.g. q_proj")
     query = query.strip().lower()
     shown = [e for e in entries if query in e.name.lower()]
@@ -221,7 +239,10 @@ def _tensor_picker(entries: list, usable: list) -> str | None:
     if not names:
         st.info("No quantizable tensor matches the search.")
         return None
-    return st.selectbox(f"Tensor ({len(names)} of {len(usable)})", names, key="upload_tensor")
+    index = names.index(default) if default in names else 0
+    return st.selectbox(
+        f"Tensor ({len(names)} of {len(usable)})", names, index=index, key="upload_tensor"
+    )
 
 
 GEN_LABELS = {

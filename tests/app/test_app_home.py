@@ -178,6 +178,27 @@ def test_upload_checkpoint_picks_tensors_with_search(app):
 
 
 @pytest.mark.parametrize(
+    ("shapes", "expected"),
+    [
+        pytest.param(
+            {"a.bias": (100,), "b.weight": (3, 4), "c.weight": (5, 6), "d.weight": (6, 2)},
+            "c.weight",
+            id="largest-matrix-over-a-longer-bias",
+        ),
+        pytest.param({"a.norm": (3,), "b.norm": (7,), "c.norm": (5,)}, "b.norm", id="only-1d"),
+    ],
+)
+def test_checkpoint_upload_starts_on_the_largest_matrix(app, shapes, expected):
+    weights = {name: torch.randn(shape) for name, shape in shapes.items()}
+    at = _upload(app(), "model.safetensors", save(weights))
+    assert_ok(at)
+    assert at.selectbox(key="upload_tensor").value == expected
+    cur = current_tensor(at)
+    assert cur.name == expected
+    assert torch.equal(cur.tensor, weights[expected])
+
+
+@pytest.mark.parametrize(
     ("name", "data"),
     [
         ("bad.npy", b"not an array at all"),

@@ -113,7 +113,10 @@ def test_safetensors_upload_picks_the_chosen_tensor(app: WatchedPage, tmp_path: 
     expect(picker).to_be_visible(timeout=TIMEOUT_MS)
     expect(app.widget("upload_table")).to_contain_text("encoder.weight")
     app.idle()
-
-    app.choose("upload_tensor", "encoder.weight")
+    # The upload starts on the largest matrix, not on the file's first tensor (a 1-D bias).
     _expect_current(app, "encoder.weight", "6×10")
     _assert_stats(app, tensors["encoder.weight"].numpy())
+
+    app.choose("upload_tensor", "decoder.weight")
+    _expect_current(app, "decoder.weight", "4×6")
+    _assert_stats(app, tensors["decoder.weight"].numpy())
