@@ -70,36 +70,24 @@ show_figure(
 
 st.markdown("**Downloads** — the integers with their scales and zero points")
 slug = scheme.slug()
-d1, d2, d3, d4 = st.columns(4)
-d1.download_button(
-    "Quantized (.safetensors)",
-    lambda: ex.quantized_safetensors(result),
-    file_name=f"quantized-{slug}.safetensors",
-    mime="application/octet-stream",
-    key="q_dl_safetensors",
-    on_click="ignore",
-)
-d2.download_button(
-    "Quantized (.npz)",
-    lambda: ex.quantized_npz(result),
-    file_name=f"quantized-{slug}.npz",
-    mime="application/octet-stream",
-    key="q_dl_npz",
-    on_click="ignore",
-)
-d3.download_button(
-    "Integers (.csv)",
-    lambda: ex.quantized_csv(result),
-    file_name=f"q-{slug}.csv",
-    mime="text/csv",
-    key="q_dl_csv",
-    on_click="ignore",
-)
-d4.download_button(
-    "Scales and zero points (.csv)",
-    lambda: ex.scales_csv(result),
-    file_name=f"scales-{slug}.csv",
-    mime="text/csv",
-    key="q_dl_scales_csv",
-    on_click="ignore",
-)
+downloads = [
+    # (label, file builder, file name, MIME type, key): files are built only when clicked.
+    ("Quantized (.safetensors)", ex.quantized_safetensors, f"quantized-{slug}.safetensors",
+     "application/octet-stream", "q_dl_safetensors"),
+    ("Quantized (.npz)", ex.quantized_npz, f"quantized-{slug}.npz",
+     "application/octet-stream", "q_dl_npz"),
+    ("Integers (.csv)", ex.quantized_csv, f"q-{slug}.csv", "text/csv", "q_dl_csv"),
+    ("Scales and zero points (.csv)", ex.scales_csv, f"scales-{slug}.csv", "text/csv",
+     "q_dl_scales_csv"),
+]  # fmt: skip
+for col, (label, build, file_name, mime, widget_key) in zip(
+    st.columns(len(downloads)), downloads, strict=True
+):
+    col.download_button(
+        label,
+        lambda build=build: build(result),
+        file_name=file_name,
+        mime=mime,
+        key=widget_key,
+        on_click="ignore",
+    )
