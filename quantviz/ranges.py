@@ -121,7 +121,7 @@ def scale_zero_point(
 
 
 # Elements per slice of the MSE search: every candidate is tried while a slice sits in cache.
-_SEARCH_SLICE = 1 << 18
+_SEARCH_SLICE = 1 << 20
 
 
 def _blockwise_sq_error(
