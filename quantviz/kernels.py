@@ -1,11 +1,12 @@
 """The element-wise passes of quantization, blocked for the CPU cache.
 
 ``q = clamp(round(x / scale + zero_point))`` is four element-wise torch ops. Run on a whole
-4096×4096 tensor, each op streams 64 MB through main memory; run on slices of about half a
-megabyte, the intermediate passes stay in cache and only the input read and the int8 write touch
-memory. Each
-slice is still one vectorized op over all of its channels and groups: the Python loop runs over
-fixed-size memory tiles (a few dozen for a 16M-element tensor), never over channels or elements.
+4096×4096 tensor, each op streams 64 MB through main memory; run on slices of a few megabytes,
+the intermediate passes stay in cache and only the input read and the int8 write touch memory.
+Each slice is still one vectorized op over all of its channels and groups: the Python loop runs
+over fixed-size memory tiles (16 for a 16M-element tensor), never over channels or elements.
+Where each block is a contiguous row (per-row, per-group), :func:`quantize_rows_fused` also finds
+the ranges slice by slice, so the tensor is read from memory once.
 
 To slice along the first dim, each granularity is given a layout in which the per-block parameters
 broadcast against the data: :func:`broadcast_layout`.
