@@ -62,7 +62,12 @@ def problem_for(dtype: torch.dtype) -> str | None:
 
 
 def entry_for_tensor(name: str, t: torch.Tensor) -> RawEntry:
-    """A RawEntry for a tensor already in memory (from torch.load)."""
+    """A RawEntry for a tensor already in memory (from torch.load).
+
+    The tensor is detached: a saved ``nn.Parameter`` loads with ``requires_grad=True``, and
+    handing that on would make every later in-place or ``out=`` operation raise.
+    """
+    t = t.detach()
     problem = problem_for(t.dtype)
     if t.is_quantized or t.layout != torch.strided:
         problem = f"{name}: quantized or sparse tensors are not supported"

@@ -127,7 +127,7 @@ class Checkpoint:
         if e.problem:
             raise InputError(f"Tensor '{name}' cannot be loaded: {e.problem}.")
         check_elements(numel_of(e.shape), self._max_elements, f"Tensor '{name}'")
-        t = e.read()
+        t = e.read().detach()  # every reader's tensor is plain data, never part of a graph
         out = t.to(torch.float32) if e.is_float else t
         if out is t and own and not e.fresh:
             out = out.clone()
@@ -166,7 +166,7 @@ def _validate_single(e: RawEntry, what: str, max_elements: int) -> torch.Tensor:
     check_single_shape(e.shape, what)
     check_elements(numel_of(e.shape), max_elements, what)
     # Integers in a lone matrix are data the person wants to see: analyse them as float32.
-    t = e.read().to(torch.float32)
+    t = e.read().detach().to(torch.float32)
     check_finite(t, what)
     return t
 

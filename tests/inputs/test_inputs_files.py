@@ -120,6 +120,27 @@ def test_pt_single_tensor_named_after_file(legacy: bool) -> None:
     assert out["weights"].dtype == torch.float32
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["float32", "float16"])
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+@pytest.mark.parametrize("single", [False, True], ids=["state-dict", "bare-tensor"])
+def test_pt_parameters_come_out_as_plain_detached_tensors(
+    tmp_path, single: bool, legacy: bool, dtype: torch.dtype
+) -> None:
+    # torch.save(model.state_dict()) of a model that is training stores Parameters with
+    # requires_grad=True; a loaded one would make every later in-place or out= op raise.
+    p = torch.nn.Parameter(torch.randn(4, 4).to(dtype))
+    data = pt_bytes(p if single else {"w": p, "inner": {"b": torch.nn.Parameter(torch.ones(4))}})
+    path = tmp_path / "m.pt"
+    path.write_bytes(data)
+    loaded = list(load_tensors(data, "m.pt").values())
+    with open_checkpoint(path) as ck:
+        loaded += [ck.load(e.name) for e in ck.entries]
+    for t in loaded:
+        assert type(t) is torch.Tensor
+        assert not t.requires_grad
+        torch.abs(t, out=t)  # raised "a leaf Variable that requires grad" before
+
+
 def test_format_is_decided_by_content_unknown_extension_is_fine() -> None:
     assert list(load_tensors(npy_bytes(A), "data.bin.raw")) == ["data.bin"]
     assert list(load_tensors(st_bytes({"x": torch.ones(2)}), "noext")) == ["x"]
