@@ -51,16 +51,32 @@ def read_npy_header(fp: Any, what: str) -> tuple[tuple[int, ...], np.dtype, bool
         version = fmt.read_magic(fp)
         if version == (1, 0):
             shape, fortran, dtype = fmt.read_array_header_1_0(fp, max_header_size=_MAX_NPY_HEADER)
-            return shape, dtype, fortran
-        if version == (2, 0):
+        elif version == (2, 0):
             shape, fortran, dtype = fmt.read_array_header_2_0(fp, max_header_size=_MAX_NPY_HEADER)
-            return shape, dtype, fortran
+        else:
+            shape = None
     except BAD_DATA as e:
         raise InputError(
             f"{what} is truncated or corrupted: its header is unreadable ({e})."
         ) from None
-    # Version 3.0 only exists for structured arrays with non-latin-1 field names, refused anyway.
-    raise InputError(f"{what} uses .npy format version {version}, which quantviz does not read.")
+    if shape is None:
+        # Version 3.0 only exists for structured arrays with non-latin-1 field names, refused
+        # anyway.
+        raise InputError(
+            f"{what} uses .npy format version {version}, which quantviz does not read."
+        )
+    _check_shape(shape, what)
+    return shape, dtype, fortran
+
+
+def _check_shape(shape: tuple, what: str) -> None:
+    """numpy's header parser accepts any ints, so a hand-made header may say (-1, 6): reshape
+    would then infer a dimension (a silent (1, 6)) and (True, 6) would pass as (1, 6)."""
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise InputError(
+            f"{what} is corrupted: its header gives the shape {repr(shape)[:80]}; every "
+            "dimension must be a whole number ≥ 0."
+        )
 
 
 def read_npy(buf: Any, name: str, what: str, max_elements: int) -> RawSource:

@@ -111,7 +111,8 @@ def _entry(buf: Any, name: str, info: Any, start: int, data_len: int, what: str)
     if not isinstance(dt, str):
         raise bad("has no dtype")
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-        raise bad("has an invalid shape")
+        shown = repr(shape)[:80]  # the header may hold a huge list: name the start of it
+        raise bad(f"has the invalid shape {shown} (every dimension must be a whole number ≥ 0)")
     if not (isinstance(offs, list) and len(offs) == 2 and all(_is_int(o) for o in offs)):
         raise bad("has invalid data offsets")
     begin, end = offs

@@ -244,11 +244,52 @@ def test_byte_bounds() -> None:
     expect_error("more than the limit", load_tensors, b"1,2\n3,4\n", "a.csv", max_text_bytes=4)
 
 
-def test_huge_header_shape_is_refused_without_allocating() -> None:
-    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (200000, 200000), }"
+def npy_with_shape(shape: str, n_data: int) -> bytes:
+    """A .npy of float32 whose header says ``shape`` (it may lie), followed by n_data bytes."""
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % shape.encode()
     header += b" " * (63 - len(header) % 64) + b"\n"
-    data = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 16
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * n_data
+
+
+def test_huge_header_shape_is_refused_without_allocating() -> None:
+    data = npy_with_shape("(200000, 200000)", 16)
     expect_error("more than the limit", load_tensors, data, "big.npy")
+
+
+BAD_NPY_SHAPES = ["(-1, 6)", "(-2, -3)", "(6, -1)", "(True, 6)", "(-6,)"]
+
+
+@pytest.mark.parametrize("shape", BAD_NPY_SHAPES)
+def test_npy_header_with_a_negative_or_bool_dim(shape: str) -> None:
+    # (-1, 6) with 24 bytes of data used to load as 1×6: reshape inferred the -1.
+    msg = expect_error(
+        "every dimension must be a whole number", load_tensors, npy_with_shape(shape, 24), "a.npy"
+    )
+    assert shape in msg
+
+
+@pytest.mark.parametrize("shape", BAD_NPY_SHAPES)
+def test_npz_member_with_a_negative_or_bool_dim(shape: str) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ok.npy", npy_bytes(A))
+        zf.writestr("bad.npy", npy_with_shape(shape, 24))
+    msg = expect_error(
+        "every dimension must be a whole number", load_tensors, buf.getvalue(), "m.npz"
+    )
+    assert "'bad'" in msg
+    assert shape in msg
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [[-1, 6], [-2, -3], [True, 6], [2.0, 3], "6"],
+    ids=["negative", "two-negative", "bool", "float", "string"],
+)
+def test_safetensors_header_with_a_bad_dim_names_the_shape(shape: object) -> None:
+    header = {"x": {"dtype": "F32", "shape": shape, "data_offsets": [0, 24]}}
+    msg = expect_error("invalid shape", load_tensors, st_raw(header, F32_6), "m.safetensors")
+    assert repr(shape) in msg
 
 
 def test_zip_bomb_npz_is_refused_before_decompressing() -> None:
