@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pandas as pd
@@ -37,9 +38,11 @@ def bits_per_element(
     elements. Scales count ``scale_bits`` each; zero points count ``scheme.bits`` each, and only
     for asymmetric schemes. int4 symmetric per-group(32) is ``4 + 16/32 = 4.5``.
     """
-    numel = 1
-    for n in shape:
-        numel *= n
+    if isinstance(scale_bits, bool) or not isinstance(scale_bits, int) or scale_bits < 0:
+        raise ValueError(f"scale_bits must be a non-negative integer, got {scale_bits!r}")
+    numel = math.prod(shape)
+    if numel == 0:
+        raise ValueError(f"no elements in shape {tuple(shape)}: bits per element is undefined")
     blocks = num_blocks(shape, scheme.granularity)
     zero_point_bits = 0 if scheme.symmetric else scheme.bits
     return scheme.bits + blocks * (scale_bits + zero_point_bits) / numel

@@ -15,6 +15,14 @@ from dataclasses import dataclass
 import torch
 
 
+def _check_int(value: object, what: str, minimum: int | None = None) -> None:
+    """Loud ValueError for non-integers (bool included: True is not a dim or a size)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+
+
 @dataclass(frozen=True)
 class PerTensor:
     """One scale (and zero point) for the whole tensor."""
@@ -31,6 +39,9 @@ class PerChannel:
     """
 
     dim: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int(self.dim, "PerChannel dim")
 
     def label(self) -> str:
         if self.dim == 0:
@@ -52,8 +63,8 @@ class PerGroup:
     dim: int = -1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.group_size, int) or self.group_size < 1:
-            raise ValueError(f"group_size must be a positive integer, got {self.group_size!r}")
+        _check_int(self.group_size, "group_size", minimum=1)
+        _check_int(self.dim, "PerGroup dim")
 
     def label(self) -> str:
         if self.dim == -1:
@@ -72,9 +83,8 @@ class PerBlock:
     cols: int
 
     def __post_init__(self) -> None:
-        for name, value in (("rows", self.rows), ("cols", self.cols)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"PerBlock {name} must be a positive integer, got {value!r}")
+        _check_int(self.rows, "PerBlock rows", minimum=1)
+        _check_int(self.cols, "PerBlock cols", minimum=1)
 
     def label(self) -> str:
         return f"per-block({self.rows}x{self.cols})"
@@ -224,23 +234,33 @@ def expand_to_elements(
     raise ValueError(f"unknown granularity {granularity!r}")
 
 
-def num_blocks(shape: tuple[int, ...] | torch.Size, granularity: Granularity) -> int:
-    """How many scales ``granularity`` stores for a tensor of ``shape``."""
+def grid_shape(shape: tuple[int, ...] | torch.Size, granularity: Granularity) -> tuple[int, ...]:
+    """The shape of the per-block parameters (scale, zero point) for a tensor of ``shape``.
+
+    Raises:
+        ValueError: when the granularity does not fit the shape.
+    """
     shape = tuple(shape)
     if isinstance(granularity, PerTensor):
-        return 1
+        return ()
     if isinstance(granularity, PerChannel):
-        return shape[_normalize_dim(granularity.dim, len(shape), "PerChannel")]
+        d = _normalize_dim(granularity.dim, len(shape), "PerChannel")
+        return tuple(n if i == d else 1 for i, n in enumerate(shape))
     if isinstance(granularity, PerGroup):
         d = _normalize_dim(granularity.dim, len(shape), "PerGroup")
-        return math.prod(shape) // shape[d] * max(1, math.ceil(shape[d] / granularity.group_size))
+        g = granularity.group_size
+        return tuple(max(1, math.ceil(n / g)) if i == d else n for i, n in enumerate(shape))
     if isinstance(granularity, PerBlock):
         if len(shape) < 2:
             raise ValueError(f"PerBlock needs a tensor with at least 2 dims, got shape {shape}")
-        lead = math.prod(shape[:-2])
         return (
-            lead
-            * max(1, math.ceil(shape[-2] / granularity.rows))
-            * max(1, math.ceil(shape[-1] / granularity.cols))
+            *shape[:-2],
+            max(1, math.ceil(shape[-2] / granularity.rows)),
+            max(1, math.ceil(shape[-1] / granularity.cols)),
         )
     raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def num_blocks(shape: tuple[int, ...] | torch.Size, granularity: Granularity) -> int:
+    """How many scales ``granularity`` stores for a tensor of ``shape``."""
+    return math.prod(grid_shape(shape, granularity))

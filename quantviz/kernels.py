@@ -167,7 +167,7 @@ def quantize_rows_fused(
         if scheme.symmetric:
             hi = torch.maximum(-lo, hi)
             lo = -hi
-        finite = finite and bool(torch.isfinite(hi - lo).all())
+        finite = finite and bool((torch.isfinite(lo) & torch.isfinite(hi)).all())
         scale, zp = scale_zero_point(lo, hi, scheme)
         scales[rows], zero_points[rows] = scale, zp
         buf = scratch[: rows.stop - rows.start]
@@ -223,9 +223,10 @@ def _peak(values: torch.Tensor) -> float:
 def _power_of_two_factor(peak: float) -> float:
     """1, or the power of two that brings ``peak`` near 1 when its square would under- or
     overflow float32 (multiplying by it is exact)."""
-    if peak == 0.0 or _SAFE_LOW <= peak <= _SAFE_HIGH:
+    if peak == 0.0 or not math.isfinite(peak) or _SAFE_LOW <= peak <= _SAFE_HIGH:
         return 1.0
-    return 2.0 ** -math.frexp(peak)[1]
+    # Clamped so the factor itself is a normal float32 (the tensor ops use it as one).
+    return min(max(2.0 ** -math.frexp(peak)[1], 2.0**-126), 2.0**126)
 
 
 def _slice_sums(buf: torch.Tensor) -> tuple[float, float, float]:
@@ -246,7 +247,10 @@ def _slice_sums(buf: torch.Tensor) -> tuple[float, float, float]:
 def _sum_of_squares(values: torch.Tensor, scratch: torch.Tensor) -> float:
     """``Σv²`` of a read-only slice, squared into ``scratch`` (rescaled when needed)."""
     factor = _power_of_two_factor(_peak(values))
-    torch.mul(values, values if factor == 1.0 else values * factor**2, out=scratch)
+    if factor == 1.0:
+        torch.mul(values, values, out=scratch)
+    else:
+        torch.mul(values, factor, out=scratch).square_()
     return float(scratch.sum()) / factor**2
 
 

@@ -7,7 +7,7 @@ import math
 import torch
 
 from quantviz.kernels import dequantized_error_sums, error_sums
-from quantviz.quantize import QuantResult, param_layout
+from quantviz.quantize import QuantResult, param_layout, refuse_non_finite
 
 # Metrics where a larger value is better; every other column of a comparison is an error or a cost.
 HIGHER_IS_BETTER = frozenset({"sqnr_db", "compression_ratio"})
@@ -54,9 +54,20 @@ def error_metrics(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
     """
     if x.shape != x_hat.shape:
         raise ValueError(f"shape mismatch: original {tuple(x.shape)} vs {tuple(x_hat.shape)}")
-    return _metrics_from_sums(
-        *error_sums(x.to(torch.float32), x_hat.to(torch.float32)), n=x.numel()
-    )
+    x, x_hat = _as_float32(x, "original"), _as_float32(x_hat, "reconstruction")
+    sums = error_sums(x, x_hat)
+    if not all(math.isfinite(v) for v in sums):
+        refuse_non_finite(x)
+        refuse_non_finite(x_hat)
+    return _metrics_from_sums(*sums, n=x.numel())
+
+
+def _as_float32(t: torch.Tensor, what: str) -> torch.Tensor:
+    if not t.is_floating_point():
+        raise ValueError(f"the {what} must be a floating-point tensor, got dtype {t.dtype}")
+    if t.numel() == 0:
+        raise ValueError(f"the {what} is empty (shape {tuple(t.shape)}): no error to measure")
+    return t.detach().to(torch.float32)
 
 
 def quantization_error(x: torch.Tensor, result: QuantResult) -> dict[str, float]:
@@ -77,8 +88,10 @@ def quantization_error(x: torch.Tensor, result: QuantResult) -> dict[str, float]
     if x.shape != result.q.shape:
         raise ValueError(f"shape mismatch: original {tuple(x.shape)} vs {tuple(result.q.shape)}")
     layout = param_layout(result.q, result.scale, result.zero_point, result.scheme)
-    x_view = x.to(torch.float32).reshape(layout.data.shape)
+    x_view = _as_float32(x, "original").reshape(layout.data.shape)
     sums = dequantized_error_sums(layout, x_view, result.scheme.symmetric)
+    if not all(math.isfinite(v) for v in sums):
+        refuse_non_finite(x_view)
     return _metrics_from_sums(*sums, n=x.numel())
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from quantviz.granularity import Blocks, expand_to_elements, to_blocks
+from quantviz.granularity import Blocks, expand_to_elements, grid_shape, to_blocks
 from quantviz.kernels import (
     Layout,
     broadcast_layout,
@@ -67,7 +67,26 @@ def check_input(x: torch.Tensor) -> torch.Tensor:
         raise ValueError("expected a tensor with at least one dimension, got a 0-d scalar")
     if x.numel() == 0:
         raise ValueError(f"cannot quantize an empty tensor of shape {tuple(x.shape)}")
+    # Weights straight from a model carry autograd history; quantization is not differentiable
+    # here, and the in-place / out= kernels refuse tensors that require grad.
+    x = x.detach()
+    if x.dtype == torch.float64:
+        refuse_beyond_float32(x)
     return x.to(torch.float32)
+
+
+FLOAT32_MAX = torch.finfo(torch.float32).max
+
+
+def refuse_beyond_float32(x: torch.Tensor) -> None:
+    """Raise a ValueError when finite float64 values would overflow float32 (±3.4e38)."""
+    too_big = torch.isfinite(x) & (x.abs() > FLOAT32_MAX)
+    if bool(too_big.any()):
+        first = tuple(int(i) for i in torch.nonzero(too_big)[0])
+        raise ValueError(
+            f"{int(too_big.sum())} value(s) exceed float32's range (±3.4e38), first at index "
+            f"{first}; rescale the tensor first"
+        )
 
 
 def refuse_non_finite(x: torch.Tensor) -> None:
@@ -125,7 +144,7 @@ def _quantize_two_pass(
     (columns, tiles, ragged groups) and for the percentile and MSE range methods."""
     r_min, r_max = block_range(blocks.data, blocks.valid, scheme)
     # NaN and inf propagate into the block ranges, so this is a full check at per-block cost.
-    if not bool(torch.isfinite(r_max - r_min).all()):
+    if not bool((torch.isfinite(r_min) & torch.isfinite(r_max)).all()):
         refuse_non_finite(x)
     if scheme.range_method == "mse":
         scale, zero_point = mse_search(blocks.data, blocks.valid, r_min, r_max, scheme)
@@ -140,14 +159,32 @@ def _quantize_two_pass(
     return q, scale_grid, zp_grid
 
 
+def _checked_params(
+    t: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 parameters in the granularity's grid shape, or a ValueError saying what is off."""
+    expected = grid_shape(t.shape, scheme.granularity)
+    where = f"{scheme.granularity.label()} on a tensor of shape {tuple(t.shape)}"
+    for name, param in (("scale", scale), ("zero_point", zero_point)):
+        if not isinstance(param, torch.Tensor):
+            raise ValueError(f"{name} must be a tensor, got {type(param).__name__}")
+        if tuple(param.shape) != expected and not (expected == () and param.numel() == 1):
+            raise ValueError(
+                f"{name} has shape {tuple(param.shape)}, expected {expected} for {where}"
+            )
+    scale = scale.detach().to(torch.float32).reshape(expected)
+    if not bool((torch.isfinite(scale) & (scale > 0)).all()):
+        raise ValueError("every scale must be positive and finite")
+    return scale, zero_point.detach().to(torch.float32).reshape(expected)
+
+
 def param_layout(
     t: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
 ) -> Layout:
     """``t`` reshaped so that the per-block ``scale``/``zero_point`` broadcast against it (or,
     for tiles and ragged groups, with the parameters expanded to every element)."""
     gran = scheme.granularity
-    scale = scale.to(torch.float32)
-    zero_point = zero_point.to(torch.float32)
+    scale, zero_point = _checked_params(t, scale, zero_point, scheme)
     layout = broadcast_layout(t, gran, scale, zero_point)
     if layout is None:
         layout = full_layout(

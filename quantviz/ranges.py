@@ -68,7 +68,7 @@ def _block_quantile(
     hi_idx = torch.minimum(lo_idx + 1, (n_valid - 1).clamp(max=k - 1))
     frac = (from_end - lo_idx).to(data.dtype)
     a, b = ends.gather(1, lo_idx), ends.gather(1, hi_idx)
-    return a + (b - a) * frac
+    return a * (1 - frac) + b * frac  # not a + (b - a)·frac: b - a can overflow float32
 
 
 def block_range(
@@ -114,7 +114,11 @@ def scale_zero_point(
         return scale, torch.zeros_like(scale)
     r_min = r_min.clamp(max=0.0)
     r_max = r_max.clamp(min=0.0)
-    scale = (r_max - r_min) / (scheme.q_max - scheme.q_min)
+    levels = scheme.q_max - scheme.q_min
+    scale = (r_max - r_min) / levels
+    # r_max - r_min overflows float32 for ranges near ±3.4e38: there, divide before subtracting
+    # (elsewhere the notebook's order is kept, so results stay bit-identical to it).
+    scale = torch.where(torch.isinf(scale), r_max / levels - r_min / levels, scale)
     scale = torch.where(scale > 0, scale, torch.full_like(scale, _TINY))
     zero_point = torch.round(scheme.q_min - r_min / scale).clamp_(scheme.q_min, scheme.q_max)
     return scale, zero_point

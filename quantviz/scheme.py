@@ -43,6 +43,9 @@ class QuantScheme:
             raise ValueError(f"bits must be an integer from 2 to 16, got {self.bits!r}")
         if not 2 <= self.bits <= 16:
             raise ValueError(f"bits must be from 2 to 16, got {self.bits}")
+        for name in ("symmetric", "signed"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.symmetric and not self.signed:
             raise ValueError(
                 "symmetric quantization uses a signed grid with zero point 0; "
@@ -56,6 +59,8 @@ class QuantScheme:
         if method in _FULL_RANGE:
             method = "absmax" if self.symmetric else "minmax"
         object.__setattr__(self, "range_method", method)
+        if isinstance(self.percentile, bool) or not isinstance(self.percentile, int | float):
+            raise ValueError(f"percentile must be a number, got {self.percentile!r}")
         if not 50.0 < float(self.percentile) <= 100.0:
             raise ValueError(f"percentile must be in (50, 100], got {self.percentile!r}")
 
@@ -82,7 +87,8 @@ class QuantScheme:
         """A readable name such as ``int8 sym per-group(32)``, read back by :func:`parse_scheme`."""
         parts = [self.format_name, "sym" if self.symmetric else "asym", self.granularity.label()]
         if self.range_method == "percentile":
-            parts.append(f"p{self.percentile:g}")
+            # repr-exact digits, so two different percentiles never share a label
+            parts.append(f"p{float(self.percentile)!r}".removesuffix(".0"))
         elif self.range_method == "mse":
             parts.append("mse")
         return " ".join(parts)

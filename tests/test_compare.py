@@ -107,3 +107,10 @@ def test_error_metrics_values() -> None:
     assert m["mae"] == pytest.approx(1.5 / 4)
     assert m["max_abs_error"] == 1.0
     assert m["sqnr_db"] == pytest.approx(10 * math.log10((1 + 4 + 9 + 16) / 1.25))
+
+
+def test_bits_per_element_refuses_empty_shapes_and_bad_scale_bits() -> None:
+    with pytest.raises(ValueError, match="no elements"):
+        qv.bits_per_element((0, 4), qv.QuantScheme())
+    with pytest.raises(ValueError, match="scale_bits"):
+        qv.bits_per_element((4, 4), qv.QuantScheme(), scale_bits=-5)

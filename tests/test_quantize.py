@@ -180,3 +180,68 @@ def test_clipped_mask_marks_only_clamped_elements() -> None:
     error = (res.dequantize() - x).abs()
     assert (error[mask] > float(res.scale) / 2).all()
     assert (error[~mask] <= float(res.scale) / 2 * (1 + 1e-5)).all()
+
+
+def test_weights_that_require_grad_are_quantized() -> None:
+    weight = torch.nn.Linear(8, 4).weight  # a Parameter, requires_grad=True
+    res = qv.quantize(weight, qv.QuantScheme(granularity=qv.PerChannel(0)))
+    assert not res.q.requires_grad
+    plain = qv.quantize(weight.detach(), res.scheme)
+    assert torch.equal(res.q, plain.q)
+    assert qv.error_metrics(weight, res.dequantize()) == qv.quantization_error(weight, res)
+
+
+def test_float64_beyond_float32_range_is_refused_by_name() -> None:
+    x = torch.tensor([[1.0, 1e39], [2.0, -1e40]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"2 value\(s\) exceed float32's range.*\(0, 1\)"):
+        qv.quantize(x, qv.QuantScheme())
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile", "mse"])
+def test_asymmetric_range_near_float32_max_stays_finite(method) -> None:
+    x = torch.tensor([[-3e38, 3e38], [1.0, 2.0]])
+    res = qv.quantize(x, qv.QuantScheme(symmetric=False, range_method=method))
+    assert torch.isfinite(res.scale).all()
+    x_hat = res.dequantize()
+    assert torch.isfinite(x_hat).all()
+    assert float((x_hat - x).abs().max()) <= float(res.scale) / 2 * (1 + 1e-5) or method != "minmax"
+
+
+@pytest.mark.parametrize("magnitude", [1e-38, 1e-22, 1.0, 1e25, 1e30])
+def test_metrics_hold_at_extreme_magnitudes(magnitude) -> None:
+    x = torch.randn(64, 64, generator=torch.Generator().manual_seed(5)) * magnitude
+    res = qv.quantize(x, qv.QuantScheme())
+    x_hat = res.dequantize()
+    ref_mse = float(((x_hat.double() - x.double()) ** 2).mean())
+    ref_signal = float((x.double() ** 2).mean())
+    for m in (qv.error_metrics(x, x_hat), qv.quantization_error(x, res)):
+        assert m["mse"] == pytest.approx(ref_mse, rel=1e-5)
+        assert m["signal_power"] == pytest.approx(ref_signal, rel=1e-5)
+        assert m["sqnr_db"] == pytest.approx(10 * math.log10(ref_signal / ref_mse), rel=1e-5)
+
+
+def test_error_metrics_refuses_nan_and_empty() -> None:
+    with pytest.raises(ValueError, match="non-finite"):
+        qv.error_metrics(torch.tensor([1.0, float("nan")]), torch.tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match="empty"):
+        qv.error_metrics(torch.zeros(0), torch.zeros(0))
+
+
+@pytest.mark.parametrize(
+    ("scale", "message"),
+    [
+        pytest.param(torch.ones(5, 5), r"scale has shape \(5, 5\), expected \(4, 2\)", id="shape"),
+        pytest.param(torch.ones(3), r"scale has shape \(3,\)", id="flat"),
+        pytest.param(torch.zeros(4, 2), "positive and finite", id="zero"),
+        pytest.param(torch.full((4, 2), float("inf")), "positive and finite", id="inf"),
+    ],
+)
+def test_given_parameters_are_checked(scale, message) -> None:
+    x = torch.randn(4, 6)
+    scheme = qv.QuantScheme(granularity=qv.PerGroup(4))
+    res = qv.quantize(x, scheme)
+    zero_point = torch.zeros(scale.shape, dtype=torch.int32)
+    with pytest.raises(ValueError, match=message):
+        qv.quantize_with_params(x, scale, zero_point, scheme)
+    with pytest.raises(ValueError, match=message):
+        qv.dequantize(res.q, scale, zero_point, scheme)

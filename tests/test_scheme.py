@@ -121,3 +121,28 @@ def test_full_range_names_are_normalized() -> None:
     assert qv.QuantScheme(symmetric=True, range_method="minmax").range_method == "absmax"
     assert qv.QuantScheme(symmetric=False, range_method="absmax").range_method == "minmax"
     assert qv.QuantScheme(symmetric=False).range_method == "minmax"
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: qv.QuantScheme(percentile="99"), "percentile must be a number"),
+        (lambda: qv.QuantScheme(symmetric="no"), "symmetric must be True or False"),
+        (lambda: qv.QuantScheme(symmetric=False, signed=1), "signed must be True or False"),
+        (lambda: qv.PerChannel("0"), "PerChannel dim must be an integer"),
+        (lambda: qv.PerChannel(True), "PerChannel dim must be an integer"),
+        (lambda: qv.PerGroup(True), "group_size must be an integer"),
+        (lambda: qv.PerGroup(8, dim=1.0), "PerGroup dim must be an integer"),
+        (lambda: qv.PerBlock(2.0, 2), "rows must be an integer"),
+    ],
+)
+def test_wrong_types_are_refused(factory, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        factory()
+
+
+def test_close_percentiles_get_distinct_labels() -> None:
+    a = qv.QuantScheme(range_method="percentile", percentile=99.123456789)
+    b = qv.QuantScheme(range_method="percentile", percentile=99.1234567)
+    assert a.label() != b.label()
+    assert qv.parse_scheme(a.slug()) == a
