@@ -30,6 +30,7 @@ from quantviz.inputs.errors import (
     check_bytes,
     check_elements,
     check_finite,
+    check_float32_range,
     check_single_shape,
     fmt_count,
     not_quantizable_reason,
@@ -128,6 +129,10 @@ class Checkpoint:
             raise InputError(f"Tensor '{name}' cannot be loaded: {e.problem}.")
         check_elements(numel_of(e.shape), self._max_elements, f"Tensor '{name}'")
         t = e.read().detach()  # every reader's tensor is plain data, never part of a graph
+        if check and t.dtype == torch.float64:
+            # Before the cast, which would turn 1e39 into inf and the message into a wrong one.
+            check_finite(t, f"Tensor '{name}'")
+            check_float32_range(t, f"Tensor '{name}'")
         out = t.to(torch.float32) if e.is_float else t
         if out is t and own and not e.fresh:
             out = out.clone()
@@ -166,7 +171,11 @@ def _validate_single(e: RawEntry, what: str, max_elements: int) -> torch.Tensor:
     check_single_shape(e.shape, what)
     check_elements(numel_of(e.shape), max_elements, what)
     # Integers in a lone matrix are data the person wants to see: analyse them as float32.
-    t = e.read().detach().to(torch.float32)
+    t = e.read().detach()
+    if t.dtype == torch.float64:
+        check_finite(t, what)
+        check_float32_range(t, what)
+    t = t.to(torch.float32)
     check_finite(t, what)
     return t
 

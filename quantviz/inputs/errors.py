@@ -156,6 +156,42 @@ def check_finite(t: torch.Tensor, what: str = "The tensor", text_style: bool = F
     )
 
 
+FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
+"""Smallest magnitude that becomes ±inf in float32: float32's max (2^128 − 2^104) plus half an
+ulp (2^103), where round-to-nearest-even rounds up (the max's mantissa is odd). Exact in float64."""
+
+
+def check_float32_range(
+    t: torch.Tensor, what: str = "The tensor", text_style: bool = False
+) -> None:
+    """Refuse finite values too large for float32 (they would become ±inf when converted),
+    saying how many and where the first is. Run it before the conversion, after
+    :func:`check_finite`, so a genuine inf is still called one.
+
+    Args:
+        t: a tensor about to be converted to float32 (only float64 can exceed its range).
+        what: how to name the tensor in the message.
+        text_style: positions as 1-based row/column (typed text) instead of 0-based indices.
+    """
+    if t.dtype != torch.float64 or t.numel() == 0:
+        return
+    lo, hi = torch.aminmax(t)  # no full-size temporary in the common, in-range case
+    if float(lo) > -FLOAT32_OVERFLOW and float(hi) < FLOAT32_OVERFLOW:
+        return
+    big = t.abs() >= FLOAT32_OVERFLOW
+    n_big = int(big.sum())
+    if n_big == 0:  # NaN defeated the fast path; check_finite reports those
+        return
+    first = torch.nonzero(big)[0]
+    value = float(t[tuple(first.tolist())])
+    values = "value is" if n_big == 1 else "values are"
+    raise InputError(
+        f"{what}: {fmt_count(n_big)} {values} too large for float32 (beyond ±3.4e38), the first "
+        f"at {format_index(first.tolist(), text_style)}: {value:.8g}. quantviz works in float32: "
+        "scale the data down first."
+    )
+
+
 def _sum_is_finite(t: torch.Tensor) -> bool:
     if t.dtype in (torch.float32, torch.float64) and t.device.type == "cpu":
         arr = t.detach().numpy()

@@ -24,6 +24,7 @@ from quantviz.inputs.errors import (
     check_bytes,
     check_elements,
     check_finite,
+    check_float32_range,
     check_single_shape,
 )
 
@@ -38,7 +39,6 @@ _WRAPPED_SCALAR = re.compile(r"\s*[A-Za-z_][\w.]{0,40}\(\s*([^(),]{1,60}?)\s*(?:
 _BRACKET = re.compile(r"[\[\]]")
 _SEPARATORS = " \t\r\n,"
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def parse_matrix(
@@ -84,7 +84,7 @@ def parse_matrix(
     arr = np.asarray(values, dtype=np.float64).reshape(shape)
     t = torch.from_numpy(arr)
     check_finite(t, "The matrix", text_style=True)
-    _check_float32_range(arr)
+    check_float32_range(t, "The matrix", text_style=True)
     return t.to(torch.float32)
 
 
@@ -94,16 +94,6 @@ def _check_text_size(text: str, max_bytes: int) -> None:
         check_bytes(len(text), max_bytes, "The text")
     if len(text) * 4 > max_bytes:
         check_bytes(len(text.encode("utf-8", "surrogatepass")), max_bytes, "The text")
-
-
-def _check_float32_range(arr: np.ndarray) -> None:
-    big = np.abs(arr) > _FLOAT32_MAX
-    if big.any():
-        idx = tuple(int(i) + 1 for i in np.argwhere(big)[0])
-        raise InputError(
-            f"{int(big.sum())} value(s) are too large for float32 (beyond ±3.4e38), the first "
-            f"at {_where(idx)}: {arr[tuple(i - 1 for i in idx)]:g}."
-        )
 
 
 def _where(idx1: tuple[int, ...]) -> str:

@@ -213,6 +213,45 @@ def test_nan_inf_in_single_matrix_say_how_many_and_where(data: bytes, filename: 
     assert "inf" in msg
 
 
+BIG = np.ones((3, 4))
+BIG[1, 2], BIG[2, 0] = 1e39, -1e300  # finite in float64, ±inf once converted to float32
+
+
+@pytest.mark.parametrize(
+    ("data", "filename"),
+    [
+        (npy_bytes(BIG), "big.npy"),
+        (npz_bytes(w=BIG), "big.npz"),
+        (st_bytes({"w": torch.from_numpy(BIG)}), "big.safetensors"),
+        (pt_bytes({"w": torch.from_numpy(BIG)}), "big.pt"),
+        (pt_bytes(torch.from_numpy(BIG)), "big.pt"),
+    ],
+    ids=["npy", "npz", "safetensors", "pt-state-dict", "pt-bare-tensor"],
+)
+def test_float64_beyond_float32_range_says_so_not_nan(data: bytes, filename: str) -> None:
+    msg = expect_error(
+        r"2 values are too large for float32 \(beyond ±3.4e38\), the first at index \(1, 2\)",
+        load_tensors,
+        data,
+        filename,
+    )
+    assert "NaN" not in msg
+    assert "1e+39" in msg
+
+
+def test_float32_range_edge_is_the_rounding_edge() -> None:
+    # Just below max + half an ulp rounds to float32's max: fine. From there on it becomes inf.
+    edge = 2.0**128 - 2.0**103
+    ok = load_tensors(npy_bytes(np.array([np.nextafter(edge, 0), -1.0])), "ok.npy")["ok"]
+    assert ok[0] == torch.finfo(torch.float32).max
+    expect_error("1 value is too large", load_tensors, npy_bytes(np.array([1.0, -edge])), "a.npy")
+
+
+def test_real_inf_in_float64_is_still_called_infinite() -> None:
+    data = npz_bytes(w=np.array([1.0, np.inf, 1e39]))
+    expect_error(r"1 value that is NaN or infinite: index \(1\)", load_tensors, data, "m.npz")
+
+
 def test_nan_in_checkpoint_is_found_on_load_not_on_open() -> None:
     bad = torch.ones(4, 4)
     bad[1, 2] = float("nan")

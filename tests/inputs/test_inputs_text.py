@@ -126,6 +126,7 @@ def test_non_numeric_cells_say_where(text: str, message: str) -> None:
         ("inf 1\n2 -inf", r"2 values that are NaN.*row 1, column 1 \(inf\); row 2, column 2 "),
         ("[NaN, Infinity, 1]", r"2 values.*position 1 \(nan\); position 2 \(inf\)"),
         ("1e39, 1", r"too large for float32.*row 1, column 1"),
+        ("1, 2\n3, -1e300", r"1 value is too large for float32.*row 2, column 2: -1e\+300"),
     ],
 )
 def test_nan_and_inf_are_refused_with_count_and_place(text: str, message: str) -> None:
