@@ -16,6 +16,9 @@ from quantviz.inputs.errors import MAX_ELEMENTS, InputError, check_elements, num
 NOTEBOOK_EXAMPLE = [[191.6, -13.5, 728.6], [92.14, 295.5, -184.0], [0.0, 684.6, 245.5]]
 """The 3×3 example of the original quantization notebook."""
 
+MAX_SEED = 2**63 - 1
+"""Largest seed :func:`generate` accepts."""
+
 GENERATOR_KINDS = ("normal", "uniform", "laplace", "outliers", "notebook")
 """Kinds :func:`generate` accepts, in the order a UI should list them."""
 
@@ -53,7 +56,7 @@ def generate(
             is multiplied by ``factor`` — the pattern that breaks per-tensor quantization in
             real LLMs; "notebook": the notebook's 3×3 example (shape must be None or (3, 3)).
         shape: 1 to 4 positive dimensions.
-        seed: the same seed gives the same tensor.
+        seed: 0 to 2**63-1; the same seed gives the same tensor.
         max_elements: refuse larger shapes.
         **params: the kind's parameters (see :func:`generator_params`).
 
@@ -76,8 +79,10 @@ def generate(
         raise InputError(f"'{kind}' needs a shape, e.g. (64, 64).")
     dims = _shape(shape)
     check_elements(numel_of(dims), max_elements, "The requested tensor")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise InputError(f"The seed must be a whole number ≥ 0, not {seed!r}.")
+    # torch.Generator.manual_seed takes a signed 64-bit value (larger ones raise a bare
+    # "Overflow when unpacking long long"), so the range is said up front.
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"The seed must be a whole number between 0 and 2**63-1, not {seed!r}.")
     g = torch.Generator().manual_seed(seed)
     if kind == "normal":
         return torch.randn(dims, generator=g) * _pos(p, "std") + _num(p, "mean")

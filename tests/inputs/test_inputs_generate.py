@@ -88,6 +88,23 @@ def test_bad_arguments(args: tuple, kwargs: dict, message: str) -> None:
         generate(*args, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "seed",
+    [-1, 2**63, 2**70, True, 1.5, "3"],
+    ids=["negative", "2^63", "2^70", "bool", "float", "str"],
+)
+def test_seed_out_of_range_says_the_range(seed: object) -> None:
+    # 2**70 used to reach torch.Generator.manual_seed: "Overflow when unpacking long long".
+    with pytest.raises(InputError, match=r"seed must be a whole number between 0 and 2\*\*63-1"):
+        generate("normal", (2, 2), seed=seed)
+
+
+def test_largest_seed_works_and_is_deterministic() -> None:
+    a = generate("normal", (4, 4), seed=2**63 - 1)
+    assert torch.equal(a, generate("normal", (4, 4), seed=2**63 - 1))
+    assert torch.isfinite(a).all()
+
+
 def test_generator_params_lists_defaults() -> None:
     assert generator_params("outliers")["pattern"] == "columns"
     assert set(GENERATOR_KINDS) == {"normal", "uniform", "laplace", "outliers", "notebook"}
