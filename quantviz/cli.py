@@ -278,7 +278,13 @@ def run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     f"--tensor NAME: {listed}"
                 )
             name = usable[0]
-        x = ckpt.load(name)
+        entry = next((e for e in ckpt.entries if e.name == name), None)
+        if entry is not None and not entry.quantizable:
+            # Say why from the entry (int64, 0-d, 5-d, too large) before loading it: the
+            # schemes would otherwise be tried on data they cannot take.
+            err.write(f"quantviz: cannot compare '{name}': {entry.reason}\n")
+            return EXIT_EMPTY
+        x = ckpt.load(name)  # an unknown name raises InputError with suggestions (exit 3)
     fits, notes = [], []
     for s in schemes:
         try:

@@ -234,6 +234,26 @@ def test_compare_unknown_tensor_exits_3_with_a_suggestion(ckpt: Path) -> None:
     assert "Did you mean" in err
 
 
+@pytest.mark.parametrize(
+    ("tensor", "reason"),
+    [
+        (torch.arange(12).reshape(3, 4), "int64 tensor: not quantizable"),
+        (torch.ones(3, 4, dtype=torch.bool), "bool tensor: not quantizable"),
+        (torch.tensor(2.0), "0-d scalar: not quantizable"),
+        (torch.ones(1, 1, 1, 1, 2), "5-d tensor: quantviz handles 1 to 4 dimensions"),
+    ],
+    ids=["int64", "bool", "scalar", "5-d"],
+)
+def test_compare_a_tensor_that_is_not_quantizable_exits_4_with_its_reason(
+    safetensors_file, tensor: torch.Tensor, reason: str
+) -> None:
+    path = safetensors_file({"w": torch.randn(4, 4), "idx": tensor})
+    code, out, err = run("compare", str(path), "--tensor", "idx")
+    assert code == EXIT_EMPTY
+    assert err == f"quantviz: cannot compare 'idx': {reason}\n"  # no "skipped" scheme notes
+    assert out == ""
+
+
 def test_compare_skips_schemes_that_do_not_fit_a_vector(tmp_path: Path) -> None:
     path = tmp_path / "v.npy"
     np.save(path, np.arange(5, dtype=np.float32))
