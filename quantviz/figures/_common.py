@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import torch
 
 from quantviz.granularity import Blocks, PerChannel, to_blocks
-from quantviz.metrics import sqnr_db
+from quantviz.metrics import error_metrics, quantization_error
 from quantviz.quantize import QuantResult
 
 
@@ -120,19 +120,24 @@ def level_stride(n_levels: int, max_shown: int) -> int:
     return max(1, math.ceil(n_levels / max_shown))
 
 
-def quick_metrics(x: torch.Tensor, err: torch.Tensor) -> dict[str, float]:
-    """MSE, SQNR (dB) and max |error| for figure titles, from an error tensor already at hand.
+def title_metrics(x: torch.Tensor, reconstruction: torch.Tensor | QuantResult) -> dict[str, float]:
+    """The metrics a figure title shows: exactly :func:`quantviz.error_metrics` (or
+    :func:`quantviz.quantization_error` for a QuantResult, as :func:`quantviz.compare` uses), so
+    a title never disagrees with the comparison table.
 
-    float32 sums (torch reduces them pairwise, so accurate to a few ulps) keep this several
-    times cheaper than :func:`quantviz.error_metrics` on big tensors; titles show 4 digits.
+    A plain float32 ``square().mean()`` would be cheaper, but it underflows to MSE 0 / SQNR ∞
+    for |x| near 1e-22 and overflows to ∞ near 1e20; the library's sums rescale per slice.
+
+    Args:
+        x: the original tensor.
+        reconstruction: its dequantized reconstruction, or the QuantResult behind it.
+
+    Returns:
+        The mapping of :func:`quantviz.error_metrics` (mse, sqnr_db, max_abs_error, ...).
     """
-    mse = float(err.square().mean())
-    signal = float(x.square().mean())
-    return {
-        "mse": mse,
-        "sqnr_db": sqnr_db(signal, mse),
-        "max_abs_error": float(err.abs().max()),
-    }
+    if isinstance(reconstruction, QuantResult):
+        return quantization_error(x, reconstruction)
+    return error_metrics(x, reconstruction)
 
 
 def grid_to_block_order(blocks: Blocks, param: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ from quantviz.figures._common import (
     count_clipped,
     histogram,
     level_stride,
-    quick_metrics,
+    title_metrics,
     vertical_segments,
     widest_block_grid,
 )
@@ -194,7 +194,7 @@ def error_histogram(
                 hoverinfo="skip",
             )
         )
-    metrics = quick_metrics(x, err)
+    metrics = title_metrics(x, x_hat)
     note = (
         f"MSE {fmt(metrics['mse'])}, max |error| {fmt(metrics['max_abs_error'])}, "
         f"mean error {fmt(float(err.mean()))}"

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from quantviz.figures._common import check_pair, link_axes, quick_metrics
+from quantviz.figures._common import check_pair, link_axes, title_metrics
 from quantviz.figures._layout import (
     SMALL_MATRIX,
     block_boundaries,
@@ -218,7 +218,7 @@ def quantization_heatmaps(
             },
         },
     )
-    metrics = quick_metrics(x, err)
+    metrics = title_metrics(x, result)
     title = (
         f"{scheme.label()} — MSE {fmt(metrics['mse'])}, SQNR {fmt(metrics['sqnr_db'], 3)} dB, "
         f"{result.num_scales} scale{'s' if result.num_scales != 1 else ''}"
@@ -264,7 +264,7 @@ def error_heatmaps_grid(
     for res in results:
         err = res.dequantize() - x
         errors.append(display_matrix(err, max_cells))
-        titles.append(f"{res.scheme.label()}<br>MSE {fmt(quick_metrics(x, err)['mse'])}")
+        titles.append(f"{res.scheme.label()}<br>MSE {fmt(title_metrics(x, res)['mse'])}")
     lim = symmetric_limit(max(float(np.abs(dm.values).max()) for dm in errors))
     rows, cols_d = errors[0].values.shape
     top = _GRID_TOP_NOTE_PX if errors[0].note else _GRID_TOP_PX
