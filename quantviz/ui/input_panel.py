@@ -281,7 +281,8 @@ def _generate_mode() -> None:
         c1.number_input("Rows", min_value=1, max_value=8192, value=64, step=1, key="gen_rows")
         c2.number_input("Columns", min_value=1, max_value=8192, value=64, step=1, key="gen_cols")
         shape = (int(st.session_state["gen_rows"]), int(st.session_state["gen_cols"]))
-    c3.number_input("Seed", min_value=0, value=0, step=1, key="gen_seed")
+    # Bounded well inside what the browser represents exactly (and what generate accepts).
+    c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="gen_seed")
     params = _generator_widgets(kind)
     if st.button("Generate", key="gen_apply", type="primary"):
         seed = int(st.session_state["gen_seed"])
