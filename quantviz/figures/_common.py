@@ -1,5 +1,5 @@
-"""Small computations shared by the chart builders: histograms, the grid of one block, and
-validation of (tensor, result) pairs."""
+"""Small computations shared by the chart builders: histograms, the grid of one block, the text
+printed in heatmap cells, and validation of (tensor, result) pairs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,52 @@ def check_pair(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
             f"shape mismatch: x is {tuple(x.shape)} but the result is for {tuple(result.q.shape)}"
         )
     return x.detach().to(torch.float32)
+
+
+def cell_text(value: float) -> str:
+    """``value`` as a person writes it in a table cell.
+
+    Whole numbers from 100 to a million drop their decimals ("-537", "729"); smaller ones keep 3
+    significant digits ("12.3", "0.0123", "0.5", "2"); below 1e-3 and from 1e6 on the number is
+    scientific ("1e-07", "1.23e6"). Zero is "0", trailing zeros and the exponent's "+" are left
+    out. d3's "g" formats, which plotly offers, cannot do this: ".2g" wrote -537 as "-5.4e+2".
+
+    Args:
+        value: any float (NaN and infinities included).
+
+    Returns:
+        The text, at most 9 characters.
+    """
+    v = float(value)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if v == 0.0:
+        return "0"  # -0.0 too
+    mag = abs(v)
+    # Ranges are judged on the rounded magnitude, so 0.0009996 reads "0.001", not "1e-03".
+    rounded = float(f"{mag:.3g}")
+    if 1e-3 <= rounded < 100.0:
+        # .3g stays positional here (exponents -3 … 1) and already drops trailing zeros.
+        return f"{v:.3g}"
+    if rounded >= 100.0 and round(mag) < 1e6:
+        return f"{v:.0f}"
+    mantissa, exponent = f"{v:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    # "1e-07" as Python writes it; "1e6", not "1e+06".
+    exponent = exponent[1:].lstrip("0") if exponent.startswith("+") else exponent
+    return f"{mantissa}e{exponent}"
+
+
+def cell_texts(values: np.ndarray) -> np.ndarray:
+    """:func:`cell_text` of every element of ``values`` (an array of str, same shape).
+
+    Only called for the small matrices whose cells print their values (at most a few hundred
+    cells), so a per-element Python call costs nothing that matters.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    return np.array([cell_text(v) for v in arr.reshape(-1)], dtype=object).reshape(arr.shape)
 
 
 def check_bins(bins: int) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from quantviz.figures._common import cell_texts
 from quantviz.figures._style import BOUNDARY_COLOR, BOUNDARY_COLOR_DENSE
 from quantviz.figures.downsample import DisplayMatrix
 from quantviz.granularity import (
@@ -43,8 +44,8 @@ def heatmap_trace(
     z: np.ndarray | None = None,
     coloraxis: str | None = None,
     value_label: str = "value",
-    value_format: str = ".5g",
-    text_format: str | None = None,
+    value_format: str = ".5~g",
+    show_text: bool = False,
     axis_words: tuple[str, str] = ("row", "column"),
 ) -> go.Heatmap:
     """A heatmap of ``dm`` (or of ``z``, a same-shaped companion) in original-index coordinates.
@@ -55,8 +56,9 @@ def heatmap_trace(
         z: values to draw instead of ``dm.values`` (must have the same shape).
         coloraxis: a layout colour axis to share ("coloraxis", "coloraxis2", ...).
         value_label: the word before the value in the hover text.
-        value_format: d3 format of the value in the hover text.
-        text_format: d3 format of values printed in the cells, or None for no cell text.
+        value_format: d3 format of the value in the hover text ("~" trims trailing zeros, so
+            hover reads "-537.4", not "-537.40").
+        show_text: print each cell's value in it, written by :func:`~._common.cell_text`.
         axis_words: what a row and a column are called in the hover text.
 
     Returns:
@@ -89,8 +91,10 @@ def heatmap_trace(
         xgap=0,
         ygap=0,
     )
-    if text_format is not None:
-        trace.update(texttemplate=f"%{{z:{text_format}}}", textfont={"size": 11})
+    if show_text:
+        # Text is written here, not by a d3 texttemplate: no d3 format writes -537 as "-537"
+        # and 1e-7 as "1e-07" at once (".2~g" gave "-5.4e+2").
+        trace.update(text=cell_texts(values), texttemplate="%{text}", textfont={"size": 11})
     return trace
 
 

@@ -36,11 +36,6 @@ from quantviz.quantize import QuantResult
 
 _COLORBAR = {"thickness": 12, "outlinewidth": 0}
 
-# d3 formats of the numbers printed in cells. The "~" (after the precision; "~.3g" is ignored)
-# trims trailing zeros: plain ".3g" printed 0 as "0.00" and 2 as "2.00" next to "192", "-13.5".
-CELL_TEXT = ".3~g"
-ERROR_CELL_TEXT = ".2~g"
-
 # Pixels between two rows of the error grid: the upper row's tick labels (~25 px) and the lower
 # row's two-line subplot title (~45 px at plotly's 16 px title font), plus air. Kept in pixels,
 # not as a fraction of the figure: a fraction shrinks with short panels (wide matrices) until
@@ -96,7 +91,7 @@ def matrix_heatmap(
     dm = display_matrix(x, max_cells)
     auto_scale, lo, hi = value_range(*_finite_range(dm.values))
     show = _auto_show_values(dm, None)
-    trace = heatmap_trace(dm, name="value", text_format=CELL_TEXT if show else None)
+    trace = heatmap_trace(dm, name="value", show_text=show)
     trace.update(
         colorscale=colorscale or auto_scale,
         zmin=lo if zmin is None else zmin,
@@ -159,14 +154,15 @@ def quantization_heatmaps(
         vertical_spacing=0.12,
     )
     panels = [
-        (dm_x, None, "original", "coloraxis", "value", ".5g", CELL_TEXT),
-        (dm_hat, q_vals, "quantized", "coloraxis2", "q", ".0f", ".0f"),
-        (dm_hat, None, "dequantized", "coloraxis", "value", ".5g", CELL_TEXT),
-        (dm_err, None, "error", "coloraxis3", "error", ".3g", ERROR_CELL_TEXT),
+        # (display matrix, values drawn instead, name, colour axis, hover word, hover format)
+        (dm_x, None, "original", "coloraxis", "value", ".5~g"),
+        (dm_hat, q_vals, "quantized", "coloraxis2", "q", ".0f"),
+        (dm_hat, None, "dequantized", "coloraxis", "value", ".5~g"),
+        (dm_err, None, "error", "coloraxis3", "error", ".4~g"),
     ]
     n_rows, n_cols = dm_x.matrix_shape
     cols_b, rows_b = block_boundaries(tuple(x.shape), scheme.granularity)
-    for i, (dm, z, name, axis, label, vfmt, tfmt) in enumerate(panels):
+    for i, (dm, z, name, axis, label, vfmt) in enumerate(panels):
         row, col = divmod(i, 2)
         trace = heatmap_trace(
             dm,
@@ -175,7 +171,7 @@ def quantization_heatmaps(
             coloraxis=axis,
             value_label=label,
             value_format=vfmt,
-            text_format=tfmt if show else None,
+            show_text=show,
         )
         fig.add_trace(trace, row=row + 1, col=col + 1)
         if cols_b or rows_b:
