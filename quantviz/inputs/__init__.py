@@ -8,7 +8,7 @@ from quantviz.inputs.checkpoint import Checkpoint, TensorEntry, load_tensors, op
 from quantviz.inputs.errors import MAX_ELEMENTS, MAX_FILE_BYTES, MAX_TEXT_BYTES, InputError
 from quantviz.inputs.generate import GENERATOR_KINDS, generate, generator_params
 from quantviz.inputs.stats import describe_tensor
-from quantviz.inputs.text import parse_matrix
+from quantviz.inputs.text import parse_matrix, parse_matrix_info
 
 __all__ = [
     "GENERATOR_KINDS",
@@ -24,4 +24,5 @@ __all__ = [
     "load_tensors",
     "open_checkpoint",
     "parse_matrix",
+    "parse_matrix_info",
 ]

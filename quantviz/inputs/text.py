@@ -58,6 +58,25 @@ def parse_matrix(
         InputError: empty text, ragged rows, a cell that is not a number, NaN/inf, a lone
             scalar, too many dimensions or values; the message says where.
     """
+    return parse_matrix_info(text, max_elements=max_elements, max_bytes=max_bytes)[0]
+
+
+def parse_matrix_info(
+    text: str, *, max_elements: int = MAX_ELEMENTS, max_bytes: int = MAX_TEXT_BYTES
+) -> tuple[torch.Tensor, list[str]]:
+    """:func:`parse_matrix`, also saying what it read differently from the text as typed.
+
+    Args:
+        text, max_elements, max_bytes: as for :func:`parse_matrix`.
+
+    Returns:
+        The tensor, and notes for people (empty when the text was read as it stands), e.g.
+        "Line 1 ('hello world') was read as a header of column names and skipped."
+
+    Raises:
+        InputError: as :func:`parse_matrix`.
+    """
+    notes: list[str] = []
     if not isinstance(text, str):
         raise InputError(f"Expected text, got {type(text).__name__}.")
     _check_text_size(text, max_bytes)
@@ -71,7 +90,7 @@ def parse_matrix(
             "numpy.set_printoptions(threshold=sys.maxsize)."
         )
     if "[" in text or "]" in text:
-        values, shape = _parse_brackets(text, max_elements)
+        values, shape = _parse_brackets(text, max_elements, notes)
     else:
         scalar = _WRAPPED_SCALAR.fullmatch(text)
         if scalar and _is_number(scalar.group(1)):
@@ -79,13 +98,13 @@ def parse_matrix(
                 f"'{text.strip()[:40]}' is a single number (a 0-d scalar). quantviz needs at "
                 "least a vector, e.g. tensor([1., 2., 3.])."
             )
-        values, shape = _parse_table(text, max_elements)
+        values, shape = _parse_table(text, max_elements, notes)
     check_single_shape(shape, "The matrix")
     arr = np.asarray(values, dtype=np.float64).reshape(shape)
     t = torch.from_numpy(arr)
     check_finite(t, "The matrix", text_style=True)
     check_float32_range(t, "The matrix", text_style=True)
-    return t.to(torch.float32)
+    return t.to(torch.float32), notes
 
 
 def _check_text_size(text: str, max_bytes: int) -> None:
@@ -166,7 +185,10 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _parse_table(text: str, max_elements: int) -> tuple[list[float], tuple[int, ...]]:
+def _parse_table(
+    text: str, max_elements: int, notes: list[str]
+) -> tuple[list[float], tuple[int, ...]]:
+    """A delimited table; appends to ``notes`` what it read differently from the text."""
     stripped = text.strip()
     # One typed line like '1, 2; 3, 4' or '1 2; 3 4': semicolons end rows, as in MATLAB.
     # ('1;2;3', one value per part, stays a row of three.)
@@ -175,11 +197,17 @@ def _parse_table(text: str, max_elements: int) -> tuple[list[float], tuple[int, 
         and "\n" not in stripped
         and any(len(_SPLIT_IN_BRACKETS.split(part.strip())) > 1 for part in stripped.split(";"))
     ):
-        text = stripped.replace(";", "\n")
+        # Empty parts ('1 2;; 3 4') are dropped so rows count the same as lines.
+        text = "\n".join(part for part in stripped.split(";") if part.strip())
     delim = _pick_delimiter(text)
     if delim == ";":
         # Semicolons usually mean a European spreadsheet: decimal commas, '1,5;2,25'.
-        text = _DECIMAL_COMMA.sub(".", text)
+        text, n_commas = _DECIMAL_COMMA.subn(".", text)
+        if n_commas:
+            notes.append(
+                f"Values are separated by semicolons, so {n_commas} comma(s) between digits "
+                "were read as decimal commas (1,5 = 1.5)."
+            )
     rows: list[tuple[int, list[str]]] = [
         (line_no, _split_row(line, delim))
         for line_no, line in enumerate(text.splitlines(), start=1)
@@ -188,16 +216,21 @@ def _parse_table(text: str, max_elements: int) -> tuple[list[float], tuple[int, 
     # A header: a first row of names (none of them a number) above rows of numbers.
     has_header = len(rows) > 1 and not any(_is_number(c) for c in rows[0][1])
     if has_header:
-        rows = rows[1:]
+        line_no, names = rows.pop(0)
+        shown = " ".join(names)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        notes.append(
+            f"Line {line_no} ('{shown}') has no numbers, so it was read as a header of column "
+            "names and skipped."
+        )
     n_cols = len(rows[0][1])
     check_elements(len(rows) * n_cols, max_elements, "The text")
     cells: list[str] = []
     for r, (line_no, row) in enumerate(rows, start=1):
         if len(row) != n_cols:
-            line = f" (line {line_no})" if line_no != r else ""
-            below = " below the header" if has_header else ""
             raise InputError(
-                f"Row {r}{line} has {_values(len(row))}, expected {n_cols} like row 1{below}. "
+                f"{_row_name(r, line_no, has_header).capitalize()} has {_values(len(row))}, "
+                f"expected {n_cols} like {_row_name(1, rows[0][0], has_header)}. "
                 "Every row needs the same number of values."
             )
         cells.extend(row)
@@ -210,17 +243,31 @@ def _parse_table(text: str, max_elements: int) -> tuple[list[float], tuple[int, 
     def locate(i: int) -> str:
         r, c = divmod(i, n_cols)
         line_no = rows[r][0]
-        line = f" (line {line_no})" if line_no != r + 1 else ""
-        return f"row {r + 1}{line}, column {c + 1}"
+        if line_no == r + 1:  # the line number is the row number: one name is enough
+            return f"row {r + 1}, column {c + 1}"
+        return f"line {line_no}, column {c + 1} ({_data_row(r + 1, has_header)})"
 
     return _to_floats(cells, locate), (len(rows), n_cols)
+
+
+def _data_row(r: int, has_header: bool) -> str:
+    return f"data row {r}" + (" below the header" if has_header else "")
+
+
+def _row_name(r: int, line_no: int, has_header: bool) -> str:
+    """'row 2' when row and line agree, else 'line 3 (data row 2)': never two bare numbers."""
+    if line_no == r:
+        return f"row {r}"
+    return f"line {line_no} ({_data_row(r, has_header)})"
 
 
 # --------------------------------------------------------------------------------------------
 # Bracketed literals
 
 
-def _parse_brackets(text: str, max_elements: int) -> tuple[list[float], tuple[int, ...]]:
+def _parse_brackets(
+    text: str, max_elements: int, notes: list[str]
+) -> tuple[list[float], tuple[int, ...]]:
     first, last = text.find("["), text.rfind("]")
     if first < 0 or last < first:
         raise InputError("The brackets do not match: a '[' or ']' is missing.")
@@ -240,7 +287,7 @@ def _parse_brackets(text: str, max_elements: int) -> tuple[list[float], tuple[in
     if ";" in body and body.count("[") == 1:
         # MATLAB style: [1 2; 3 4]
         inner = body[1:-1]
-        return _parse_table(inner.replace(";", "\n").replace(",", " "), max_elements)
+        return _parse_table(inner.replace(";", "\n").replace(",", " "), max_elements, notes)
     return _parse_nested(body, max_elements)
 
 

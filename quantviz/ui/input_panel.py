@@ -24,6 +24,7 @@ from quantviz.inputs import (
     generator_params,
     open_checkpoint,
     parse_matrix,
+    parse_matrix_info,
 )
 from quantviz.ui.session import (
     EXAMPLE_NAME,
@@ -39,6 +40,7 @@ MODES = ["Example", "Type or paste", "Edit grid", "Upload", "Generate"]
 UPLOAD_TYPES = ["safetensors", "npy", "npz", "pt", "pth", "bin", "ckpt", "csv", "tsv", "txt"]
 GRID_MAX_CELLS = 64 * 64
 _ERROR = "home_error"
+_NOTES = "home_notes"
 _GRID_BASE = "grid_base"
 
 
@@ -46,16 +48,19 @@ def _example_text() -> str:
     return "\n".join(", ".join(f"{v:g}" for v in row) for row in example_tensor().tolist())
 
 
-def _apply(make: Any, name: str, source: str, **kwargs: Any) -> None:
+def _apply(make: Any, name: str, source: str, notes: list[str] | None = None, **kwargs) -> None:
     """Build a tensor with ``make()`` and make it current, or keep the message of what failed
     (shown under the mode that failed). A success reruns the page so every widget, the sidebar
-    included, shows the new tensor."""
+    included, shows the new tensor; ``notes``, filled in by ``make``, are shown after it."""
+    mode = st.session_state.get("home_mode")
     try:
         set_current_tensor(make(), name, source, **kwargs)
     except ValueError as exc:  # InputError is a ValueError
-        st.session_state[_ERROR] = (st.session_state.get("home_mode"), str(exc))
+        st.session_state[_ERROR] = (mode, str(exc))
+        st.session_state.pop(_NOTES, None)  # they were about the tensor read before
         return
     st.session_state.pop(_ERROR, None)
+    st.session_state[_NOTES] = (mode, list(notes or []))
     st.rerun()
 
 
@@ -79,7 +84,14 @@ def _text_mode() -> None:
     )
     if st.button("Use these numbers", key="text_apply", type="primary"):
         text = st.session_state["text_input"]
-        _apply(lambda: parse_matrix(text), "typed matrix", "text")
+        notes: list[str] = []
+
+        def read() -> torch.Tensor:
+            t, said = parse_matrix_info(text)
+            notes.extend(said)  # e.g. a first line read as a header and skipped
+            return t
+
+        _apply(read, "typed matrix", "text", notes=notes)
 
 
 def _grid_from(x: torch.Tensor) -> pd.DataFrame:
@@ -309,3 +321,8 @@ def input_panel() -> None:
     failed = st.session_state.get(_ERROR)
     if failed and failed[0] == mode:
         st.error(failed[1])
+    # What the last successful read did that the text did not say (until the next one).
+    said = st.session_state.get(_NOTES)
+    if said and said[0] == mode:
+        for note in said[1]:
+            st.info(note)

@@ -9,7 +9,14 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from quantviz.inputs import InputError, describe_tensor, generate, open_checkpoint, parse_matrix
+from quantviz.inputs import (
+    InputError,
+    describe_tensor,
+    generate,
+    open_checkpoint,
+    parse_matrix,
+    parse_matrix_info,
+)
 from quantviz.ui.nav import PAGES
 from quantviz.ui.session import EXAMPLE, tensor_token
 from tests.app._helpers import ROOT, assert_ok, charts, current_tensor, metrics, shown_table
@@ -71,6 +78,41 @@ def test_typed_matrix_becomes_current_and_leaves_the_url(app):
     assert metrics(at)["Shape"] == "2×2"
     assert "src" not in at.query_params  # a typed tensor cannot travel in a URL
     assert "scheme" in at.query_params
+
+
+def _type(at, text: str):
+    at.radio(key="home_mode").set_value("Type or paste").run()
+    at.text_area(key="text_input").set_value(text).run()
+    return at.button(key="text_apply").click().run()
+
+
+@pytest.mark.parametrize(
+    ("text", "shape"),
+    [("hello world\n1 2\n3 4", (2, 2)), ("x\n1 2", (1, 2))],
+    ids=["two-word-header", "one-word-header"],
+)
+def test_a_skipped_header_line_is_said(app, text, shape):
+    at = _type(app(), text)
+    assert_ok(at)
+    tensor, notes = parse_matrix_info(text)
+    assert current_tensor(at).tensor.shape == shape
+    assert torch.equal(current_tensor(at).tensor, tensor)
+    assert [i.value for i in at.info] == notes
+    assert "header" in notes[0]
+    # Plain numbers next: nothing was skipped, so the note goes away.
+    at = _type(at, "1 2\n3 4")
+    assert_ok(at)
+    assert not at.info
+
+
+def test_a_failed_read_drops_the_previous_note(app):
+    at = _type(app(), "a b\n1 2")
+    assert len(at.info) == 1
+    at = _type(at, "a b\n1 x")
+    assert [e.value for e in at.error] == [
+        "'x' at line 2, column 2 (data row 1 below the header) is not a number."
+    ]
+    assert not at.info
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from quantviz.inputs import InputError, parse_matrix
+from quantviz.inputs import InputError, parse_matrix, parse_matrix_info
 from tests.inputs._helpers import expect_error
 
 NOTEBOOK = torch.tensor(
@@ -92,7 +92,9 @@ def test_empty_text(text: str) -> None:
     ("text", "message"),
     [
         ("1,2,3\n4,5,6\n7,8", r"Row 3 has 2 values, expected 3"),
-        ("1 2 3\n\n4 5", r"Row 2 \(line 3\) has 2 values, expected 3"),
+        ("1 2 3\n\n4 5", r"^Line 3 \(data row 2\) has 2 values, expected 3 like row 1\."),
+        ("a b\n1 2\n3", r"^Line 3 \(data row 2 below the header\) has 1 value, expected 2 "),
+        ("1 2;; 3", r"^Row 2 has 1 value, expected 2"),  # one typed line: no blank 'line'
         ("[[1, 2, 3], [4, 5]]", r"Row 2 has 2 values, expected 3"),
         ("[1, 2]\n[3]", r"Row 2 has 1 value, expected 2"),
         ("[[[1,2],[3,4]],[[5,6],[7]]]", r"List \[2\]\[2\].* has 1 value, expected 2"),
@@ -109,7 +111,9 @@ def test_ragged_rows_say_which_row(text: str, message: str) -> None:
         ("1 2\n3 x4", r"'x4' at row 2, column 2 is not a number"),
         ("[[1, 2], [3, four]]", r"'four' at row 2, column 2 is not a number"),
         ("[1, 2, zz]", r"'zz' at position 3 is not a number"),
-        ("h1,h2\n1,2\n3,oops", r"'oops' at row 2 \(line 3\), column 2"),
+        ("h1,h2\n1,2\n3,oops", r"'oops' at line 3, column 2 \(data row 2 below the header\)"),
+        ("hello\nfoo 1\n2 3", r"'foo' at line 2, column 1 \(data row 1 below the header\)"),
+        ("1 2\n\nfoo 3", r"'foo' at line 3, column 1 \(data row 2\) is not a number"),
         ("1,,2", r"empty cell at row 1, column 2"),
         ("[1,,2]", r"empty cell at position 2"),
         ("tensor([True, False])", r"'True' at position 1 is not a number"),
@@ -199,3 +203,41 @@ def test_large_paste_is_fast_enough() -> None:
     t = parse_matrix(text)
     assert t.shape == (500, 400)
     assert np.allclose(t.numpy(), a, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("text", "shape", "note"),
+    [
+        pytest.param("hello world\n1 2\n3 4", (2, 2), "Line 1 ('hello world')", id="header"),
+        pytest.param("x\n1 2", (1, 2), "Line 1 ('x')", id="one-word-header"),
+        pytest.param("\n\nh1\th2\n1\t2", (1, 2), "Line 3 ('h1 h2')", id="header-after-blanks"),
+    ],
+)
+def test_a_skipped_header_line_is_reported(text: str, shape: tuple, note: str) -> None:
+    t, notes = parse_matrix_info(text)
+    assert t.shape == shape
+    assert len(notes) == 1
+    assert notes[0].startswith(note)
+    assert "header" in notes[0]
+    assert "skipped" in notes[0]
+    assert torch.equal(parse_matrix(text), t)  # the public parse_matrix is unchanged
+
+
+def test_decimal_commas_are_reported() -> None:
+    t, notes = parse_matrix_info("1,5;2,25\n3;4")
+    assert t.tolist() == [[1.5, 2.25], [3.0, 4.0]]
+    assert notes == [
+        "Values are separated by semicolons, so 2 comma(s) between digits were read as decimal "
+        "commas (1,5 = 1.5)."
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1 2\n3 4", "1, 2; 3, 4", "[[1, 2], [3, 4]]", "1;2\n3;4", TORCH_PRINTOUT],
+    ids=["spaces", "one-line", "literal", "semicolons-no-commas", "printout"],
+)
+def test_text_read_as_typed_has_no_notes(text: str) -> None:
+    t, notes = parse_matrix_info(text)
+    assert notes == []
+    assert torch.equal(t, parse_matrix(text))
