@@ -94,18 +94,43 @@ def _text_mode() -> None:
         _apply(read, "typed matrix", "text", notes=notes)
 
 
+# The grids are text columns: a number column's editor drops the 'e' of '1e30' (it became
+# 130) and shows float32 noise (728.5999755859375); text keeps the value as typed and is read
+# by the same number parsing as typed text, with a message for a cell that is not a number.
+GRID_HELP = "A number, e.g. 728.6, -0.5 or 1e-3 (scientific notation is fine)."
+
+
+def grid_cells(x: torch.Tensor) -> np.ndarray:
+    """A matrix's values as the shortest text that reads back to the same float32
+    ('728.6', not '728.5999755859375')."""
+    return x.detach().to(torch.float32).numpy().astype(str)
+
+
+def grid_columns(n: int) -> list[str]:
+    """Column names of a grid: 'col 1' to 'col n', counting from 1 as every message does."""
+    return [f"col {j}" for j in range(1, n + 1)]
+
+
+def grid_column_config(table: pd.DataFrame) -> dict[str, Any]:
+    """One text column per grid column, with the help that says what to type."""
+    return {c: st.column_config.TextColumn(c, help=GRID_HELP) for c in table.columns}
+
+
 def _grid_from(x: torch.Tensor) -> pd.DataFrame:
     matrix = x.reshape(1, -1) if x.dim() == 1 else x
     if matrix.dim() != 2 or matrix.numel() > GRID_MAX_CELLS:
         matrix = example_tensor()
-    return pd.DataFrame(matrix.double().numpy(), columns=[str(i) for i in range(matrix.shape[1])])
+    # Rows numbered from 1; an integer index lets the editor number added rows itself.
+    index = pd.RangeIndex(1, matrix.shape[0] + 1)
+    return pd.DataFrame(grid_cells(matrix), columns=grid_columns(matrix.shape[1]), index=index)
 
 
 def _resize_grid() -> None:
     base: pd.DataFrame = st.session_state[_GRID_BASE]
-    n = int(st.session_state["grid_cols"])
-    cols = {str(i): base.get(str(i), 0.0) for i in range(n)}
-    st.session_state[_GRID_BASE] = pd.DataFrame(cols, index=base.index)
+    names = grid_columns(int(st.session_state["grid_cols"]))
+    st.session_state[_GRID_BASE] = pd.DataFrame(
+        {c: base.get(c, "0") for c in names}, index=base.index
+    )
     st.session_state.pop("grid_editor", None)  # the old edits refer to the old columns
 
 
@@ -130,31 +155,64 @@ def _grid_mode() -> None:
         key="grid_editor",
         num_rows="dynamic",
         width="stretch",
-        column_config={c: st.column_config.NumberColumn(c, format="%.4g") for c in base.columns},
+        column_config=grid_column_config(base),
     )
-    st.caption("Edit any cell; add rows with the + below the grid, delete them by selecting them.")
+    st.caption(
+        "Edit any cell (1e-3 style numbers are fine); add rows with the + below the grid, "
+        "delete them by selecting them."
+    )
     if st.button("Use this grid", key="grid_apply", type="primary"):
         _apply(lambda: grid_to_tensor(edited), "edited grid", "grid")
 
 
-def grid_to_tensor(table: pd.DataFrame) -> torch.Tensor:
-    """The values of an edited grid as a float32 matrix.
+def _cell_text(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""  # a cleared cell, or a cell of an added row never typed in
+    return str(value).strip().replace("\u2212", "-")  # typographic minus, as typed text
+
+
+def _label(value: Any, word: str) -> str:
+    """The number a row or column shows ('row 2' -> '2', 2 -> '2')."""
+    return str(value).removeprefix(f"{word} ")
+
+
+def grid_to_tensor(table: pd.DataFrame, *, rows_deletable: bool = True) -> torch.Tensor:
+    """The values of an edited grid (text or number cells) as a float32 matrix.
+
+    Args:
+        table: the edited grid; cells are named in messages by its row and column labels.
+        rows_deletable: whether the message may suggest deleting a row (dynamic grids).
 
     Raises:
-        InputError: an empty grid or an empty cell (named by its 1-based row and column), or
-            what the core's text parser refuses (non-finite values, too many values).
+        InputError: an empty grid, an empty cell or one that is not a number (named by the
+            row and column the grid shows), or what the core's text parser refuses (non-finite
+            values, values beyond float32, too many values).
     """
     if table.shape[0] == 0 or table.shape[1] == 0:
         raise InputError("The grid is empty: add at least one row.")
-    empty = table.apply(pd.to_numeric, errors="coerce").isna().to_numpy()
+    cells = [[_cell_text(v) for v in row] for row in table.to_numpy(dtype=object).tolist()]
+    empty = np.array([[c == "" for c in row] for row in cells])
     if empty.any():
         r, c = (int(i) for i in np.argwhere(empty)[0])
+        where = f"Row {_label(table.index[r], 'row')}, column {_label(table.columns[c], 'col')}"
+        fix = "type a number there" + (", or delete the row." if rows_deletable else ".")
         raise InputError(
-            f"Row {r + 1}, column {c + 1} of the grid is empty ({int(empty.sum())} empty "
-            "cell(s) in all): type a number there, or delete the row."
+            f"{where} of the grid is empty ({int(empty.sum())} empty cell(s) in all): {fix}"
         )
-    # Through the core's text parser, so every other check matches typed text exactly.
-    return parse_matrix(table.to_csv(header=False, index=False, lineterminator="\n"))
+    for r, row in enumerate(cells):
+        for c, cell in enumerate(row):
+            try:
+                float(cell)
+            except ValueError:
+                shown = cell if len(cell) <= 40 else cell[:37] + "..."
+                raise InputError(
+                    f"'{shown}' in row {_label(table.index[r], 'row')}, column "
+                    f"{_label(table.columns[c], 'col')} of the grid is not a number. "
+                    "Type a number such as 0.5, -12 or 1e-3."
+                ) from None
+    # Every cell is a number, so the text parser sees no header; its other checks (NaN, inf,
+    # float32 range, size) then match typed text exactly.
+    return parse_matrix("\n".join("\t".join(row) for row in cells))
 
 
 def _forget_upload() -> None:

@@ -10,7 +10,12 @@ import torch
 import quantviz as qv
 from quantviz.explain import ExplainSteps
 from quantviz.ui import cache
-from quantviz.ui.input_panel import grid_to_tensor
+from quantviz.ui.input_panel import (
+    grid_cells,
+    grid_column_config,
+    grid_columns,
+    grid_to_tensor,
+)
 from quantviz.ui.session import example_tensor
 from quantviz.ui.widgets import show_figure, show_table
 
@@ -24,20 +29,27 @@ GRANULARITIES = {
 }
 
 
+def _rows(n: int) -> list[str]:
+    # Counted from 1, like Home's grid and every message about a cell.
+    return [f"row {i}" for i in range(1, n + 1)]
+
+
 def frame(x: torch.Tensor, digits: int | None = None) -> pd.DataFrame:
-    """A small matrix as a table with "col 0", "col 1" headers and "row 0", ... as index."""
+    """A small matrix as a table with "col 1", "col 2" headers and "row 1", ... as index."""
     m = x.reshape(1, -1) if x.dim() == 1 else x
-    df = pd.DataFrame(
-        m.double().numpy(),
-        columns=[f"col {j}" for j in range(m.shape[1])],
-        index=[f"row {i}" for i in range(m.shape[0])],
-    )
+    df = pd.DataFrame(m.double().numpy(), columns=grid_columns(m.shape[1]), index=_rows(m.shape[0]))
     return df.round(digits) if digits is not None else df
+
+
+def editor_frame(x: torch.Tensor) -> pd.DataFrame:
+    """``x`` as the editor's text cells, each the shortest text of its float32 value."""
+    m = x.reshape(1, -1) if x.dim() == 1 else x
+    return pd.DataFrame(grid_cells(m), columns=grid_columns(m.shape[1]), index=_rows(m.shape[0]))
 
 
 def reset_matrix(x: torch.Tensor | None = None) -> None:
     """Put ``x`` (default: the notebook example) into the editor, dropping any edits."""
-    st.session_state[_BASE] = frame(example_tensor() if x is None else x)
+    st.session_state[_BASE] = editor_frame(example_tensor() if x is None else x)
     st.session_state.pop("learn_grid", None)
 
 
@@ -60,15 +72,15 @@ def matrix_editor() -> torch.Tensor:
         key="learn_grid",
         num_rows="fixed",
         width="content",
-        column_config={c: st.column_config.NumberColumn(c, format="%.4g") for c in base},
+        column_config=grid_column_config(base),
     )
-    return grid_to_tensor(edited)
+    return grid_to_tensor(edited, rows_deletable=False)
 
 
 def _blocks_table(steps: ExplainSteps, block: str) -> pd.DataFrame:
     """One line per block: its range, scale and zero point."""
     n = steps.scale.numel()
-    names = ["all"] if n == 1 else [f"{block} {i}" for i in range(n)]
+    names = ["all"] if n == 1 else [f"{block} {i + 1}" for i in range(n)]
     table = {
         "block": names,
         "r_min": steps.r_min.reshape(-1).tolist(),
@@ -158,7 +170,10 @@ def _number_line(steps: ExplainSteps, gran: str, block: str) -> None:
     i = 0
     if n > 1:
         i = st.selectbox(
-            f"Which {block}", list(range(n)), key=f"learn_{gran}_block", format_func=str
+            f"Which {block}",
+            list(range(n)),
+            key=f"learn_{gran}_block",
+            format_func=lambda i: str(i + 1),  # counted from 1, like the tables
         )
     if gran == "per-tensor":
         values = x.reshape(-1)

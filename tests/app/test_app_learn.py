@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import quantviz as qv
@@ -36,33 +37,64 @@ def test_every_step_matches_the_core(app):
     assert scales == steps.scale.reshape(-1).tolist()
 
 
-def test_editing_a_value_recomputes_everything(app):
-    at = app(LEARN)
+def _edit(at, row: int, col: str, value):
     at.session_state["learn_grid"] = {
-        "edited_rows": {0: {"col 2": 100.0}},
+        "edited_rows": {row: {col: value}},
         "added_rows": [],
         "deleted_rows": [],
     }
-    at.run()
+    return at.run()
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [("100", 100.0), ("1e30", 1e30), ("-2.5E-3", -2.5e-3), (" \u22127 ", -7.0)],
+    ids=["integer", "scientific", "small-scientific", "typographic-minus"],
+)
+def test_editing_a_value_recomputes_everything(app, typed, value):
+    at = _edit(app(LEARN), 0, "col 3", typed)
     assert_ok(at)
     edited = EXAMPLE_T.clone()
-    edited[0, 2] = 100.0
+    edited[0, 2] = value
     for name, gran in [("per-tensor", qv.PerTensor()), ("per-column", qv.PerChannel(1))]:
         expected = explain_steps(edited, qv.QuantScheme(granularity=gran)).mse
         assert metrics(at)[f"{name} MSE"] == f"{expected:.4g}"
 
 
-def test_empty_cell_names_the_cell(app):
+def test_the_grid_shows_values_as_typed_counted_from_one(app):
     at = app(LEARN)
-    at.session_state["learn_grid"] = {
-        "edited_rows": {1: {"col 0": None}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.run()
+    grid = at.data_editor(key="learn_grid")
+    assert grid.editing_mode == "fixed"
+    shown = grid.value
+    assert list(shown.columns) == ["col 1", "col 2", "col 3"]
+    assert list(shown.index) == ["row 1", "row 2", "row 3"]
+    # The float32 example shows as the notebook wrote it, not as 728.5999755859375.
+    assert shown.loc["row 1", "col 3"] == "728.6"
+    assert shown.loc["row 2", "col 1"] == "92.14"
+    blocks = shown_table(at, "learn_per-row_scales")["block"].tolist()
+    assert blocks == ["row 1", "row 2", "row 3"]
+    assert list(shown_table(at, "learn_per-column_q").columns) == ["col 1", "col 2", "col 3"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        (None, "Row 2, column 1 of the grid is empty (1 empty cell(s) in all): type a number"),
+        ("  ", "Row 2, column 1 of the grid is empty"),
+        ("abc", "'abc' in row 2, column 1 of the grid is not a number."),
+        ("1,5", "'1,5' in row 2, column 1 of the grid is not a number."),
+        ("nan", "NaN or infinite: row 2, column 1"),
+        ("1e39", "too large for float32"),
+    ],
+    ids=["cleared", "blank", "word", "decimal-comma", "nan", "beyond-float32"],
+)
+def test_a_bad_cell_is_named_as_the_grid_labels_it(app, typed, message):
+    at = _edit(app(LEARN), 1, "col 1", typed)
     assert not at.exception
     assert len(at.error) == 1
-    assert "Row 2, column 1" in at.error[0].value
+    assert message in at.error[0].value
+    # The grid has a fixed size: no advice to delete a row.
+    assert "delete" not in at.error[0].value
 
 
 def test_bits_and_mapping_apply_to_all_three(app):
@@ -77,11 +109,7 @@ def test_bits_and_mapping_apply_to_all_three(app):
 
 def test_reset_restores_the_example(app):
     at = app(LEARN)
-    at.session_state["learn_grid"] = {
-        "edited_rows": {0: {"col 0": 1.0}},
-        "added_rows": [],
-        "deleted_rows": [],
-    }
-    at.run()
+    _edit(at, 0, "col 1", "1")
+    assert metrics(at)["per-tensor MSE"] != "2.509"
     at.button(key="learn_reset").click().run()
     assert metrics(at)["per-tensor MSE"] == "2.509"
