@@ -223,7 +223,7 @@ def _forget_upload() -> None:
     st.session_state.pop("upload_loaded", None)
 
 
-def _upload_mode() -> None:
+def _upload_mode(listing_area: Any = None) -> None:
     upload = st.file_uploader(
         "Tensor file",
         type=UPLOAD_TYPES,
@@ -251,12 +251,16 @@ def _upload_mode() -> None:
     usable = [e for e in ckpt.entries if e.quantizable]
     if not usable:
         if len(ckpt.entries) > 1:
-            _tensor_picker(ckpt.entries, usable, None)
+            _tensor_picker(ckpt.entries, usable, None, listing_area)
         reasons = "; ".join(sorted({e.reason for e in ckpt.entries if e.reason}))
         st.error(f"{upload.name} has no tensor quantviz can quantize ({reasons}).")
         return
     first = default_entry(usable)
-    chosen = _tensor_picker(ckpt.entries, usable, first.name) if len(ckpt.entries) > 1 else None
+    chosen = (
+        _tensor_picker(ckpt.entries, usable, first.name, listing_area)
+        if len(ckpt.entries) > 1
+        else None
+    )
     entry = next((e for e in usable if e.name == chosen), first)
     wanted = (file_id, entry.name)
     if st.session_state.get("upload_loaded") != wanted:
@@ -287,9 +291,11 @@ def default_entry(usable: list) -> Any:
     return max(usable, key=lambda e: (len(e.shape) >= 2, e.numel))
 
 
-def _tensor_picker(entries: list, usable: list, default: str | None) -> str | None:
-    """A searchable table of the file's tensors and a picker of the quantizable ones, starting
-    on ``default`` when it is listed."""
+def _tensor_picker(
+    entries: list, usable: list, default: str | None, area: Any = None
+) -> str | None:
+    """A searchable table of the file's tensors (drawn in ``area`` when given) and a picker of
+    the quantizable ones, starting on ``default`` when it is listed."""
     query = st.text_input("Search tensors", key="upload_search", placeholder="e.g. q_proj")
     query = query.strip().lower()
     shown = [e for e in entries if query in e.name.lower()]
@@ -304,7 +310,13 @@ def _tensor_picker(entries: list, usable: list, default: str | None) -> str | No
     )
     # About 35 px a row: short listings without blank rows, long ones scroll.
     height = min(360, 35 * (len(listing) + 1) + 3)
-    show_table(listing, key="upload_table", hide_index=True, width="stretch", height=height)
+    # In the narrow input column the size and usable columns hid behind a horizontal scroll,
+    # so the page may hand a wider place for the listing (Home: below its two columns).
+    with area if area is not None else st.container():
+        st.markdown(f"**Tensors in the file** ({len(shown)} of {len(entries)} listed)")
+        show_table(listing, key="upload_table", hide_index=True, width="stretch", height=height)
+    if area is not None:
+        st.caption("The file's tensors are listed in full below.")
     names = [e.name for e in usable if query in e.name.lower()]
     if not names:
         st.info("No quantizable tensor matches the search.")
@@ -365,15 +377,20 @@ def _generate_mode() -> None:
         )
 
 
-def input_panel() -> None:
-    """The input mode picker and the widgets of the chosen mode."""
+def input_panel(listing_area: Any = None) -> None:
+    """The input mode picker and the widgets of the chosen mode.
+
+    Args:
+        listing_area: a wide container (e.g. ``st.container()`` created below the page's
+            columns) for an uploaded checkpoint's tensor table; by default it is drawn in place.
+    """
     mode = st.radio("Input", MODES, key="home_mode", horizontal=True, label_visibility="collapsed")
     with st.spinner("Reading…"):
         {
             "Example": _example_mode,
             "Type or paste": _text_mode,
             "Edit grid": _grid_mode,
-            "Upload": _upload_mode,
+            "Upload": lambda: _upload_mode(listing_area),
             "Generate": _generate_mode,
         }[mode]()
     failed = st.session_state.get(_ERROR)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import save
+from streamlit.testing.v1 import AppTest
 
 from quantviz.inputs import (
     InputError,
@@ -19,7 +20,16 @@ from quantviz.inputs import (
 )
 from quantviz.ui.nav import PAGES
 from quantviz.ui.session import EXAMPLE, tensor_token
-from tests.app._helpers import ROOT, assert_ok, charts, current_tensor, metrics, shown_table
+from tests.app._helpers import (
+    ROOT,
+    TIMEOUT,
+    _blocks,
+    assert_ok,
+    charts,
+    current_tensor,
+    metrics,
+    shown_table,
+)
 
 EXAMPLE_T = torch.tensor(EXAMPLE)
 
@@ -251,6 +261,44 @@ def test_upload_checkpoint_picks_tensors_with_search(app):
     at.text_input(key="upload_search").set_value("K_PROJ").run()
     assert at.selectbox(key="upload_tensor").options == ["layers.0.k_proj.weight"]
     assert list(shown_table(at, "upload_table")["name"]) == ["layers.0.k_proj.weight"]
+
+
+def _in_a_column(at, key: str) -> bool:
+    """Whether the element or keyed container ``key`` is drawn inside one of the columns."""
+    return any(
+        getattr(node, "_block_id", "").endswith(f"-{key}") or getattr(node, "key", None) == key
+        for column in at.columns
+        for block in _blocks(column)
+        for node in [block, *block.children.values()]
+    )
+
+
+def _home_layout() -> None:
+    """Home's layout: the input panel in the left of two columns, a wide area below them."""
+    import streamlit as st
+
+    from quantviz.ui.input_panel import input_panel
+
+    left, _ = st.columns([5, 7])
+    below = st.container()
+    with left:
+        input_panel(listing_area=below)
+
+
+def test_checkpoint_listing_can_span_the_page():
+    weights = {f"model.layers.{i}.self_attn.q_proj.weight": torch.randn(4, 6) for i in range(3)}
+    at = AppTest.from_function(_home_layout, default_timeout=TIMEOUT).run()
+    at = _upload(at, "model.safetensors", save(weights))
+    assert_ok(at)
+    # The wide listing is below the two columns (its size and usable columns were cut off in
+    # the input column); the search and the picker stay with the uploader.
+    assert not _in_a_column(at, "upload_table")
+    assert _in_a_column(at, "upload_tensor")
+    assert _in_a_column(at, "upload_search")
+    table = shown_table(at, "upload_table")
+    assert list(table.columns) == ["name", "shape", "dtype", "size", "usable"]
+    assert set(table["name"]) == set(weights)
+    assert "listed in full below" in " ".join(c.value for c in at.caption)
 
 
 @pytest.mark.parametrize(
