@@ -9,7 +9,6 @@ file yet, no scan yet) end the run with ``st.stop()`` after saying what is missi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -34,7 +33,10 @@ from quantviz.scan import (
     tensor_table,
 )
 from quantviz.scheme import QuantScheme, parse_scheme
-from quantviz.ui.session import set_current_tensor
+from quantviz.ui import model_memory as mem
+from quantviz.ui.controls import BITS_OPTIONS, FIELDS
+from quantviz.ui.model_memory import CheckpointSource
+from quantviz.ui.session import set_current_tensor, set_scheme
 from quantviz.ui.widgets import fmt, show_figure, show_table
 
 # Schemes offered in the picker, by slug; any other can be typed by name.
@@ -53,29 +55,15 @@ PRESETS = [
 ]
 UPLOAD_TYPES = ["safetensors", "pt", "pth", "bin", "ckpt", "npz"]
 PAGES = {"Quantize": "pages/1_Quantize.py", "Compare": "pages/2_Compare.py"}
+QUANTIZE_KEYS = "q"  # the Quantize page's scheme_controls key prefix
 WORST_COLOR = "rgba(214, 39, 40, 0.35)"
 _ENTRIES, _RESULT = "_model_entries", "_model_result"
 _ROOT = Path(__file__).resolve().parents[2]
 
 
-@dataclass(frozen=True)
-class CheckpointSource:
-    """The checkpoint the page works on.
-
-    Attributes:
-        data: the uploaded bytes, or the path of a file in the model folder.
-        filename: the upload's name (None for a path, which names itself).
-        id: changes whenever the file does; cached entries and results are keyed on it.
-    """
-
-    data: bytes | str
-    filename: str | None
-    id: str
-
-
 def pick_source() -> CheckpointSource:
-    """An upload, or a file of the model folder when one is configured; stops until there is
-    one."""
+    """An upload (or the one kept from the last visit), or a file of the model folder when one is
+    configured; stops until there is one."""
     try:
         folder = mf.model_dir()
     except mf.FolderError as e:
@@ -83,15 +71,20 @@ def pick_source() -> CheckpointSource:
         folder = None
     mode = "Upload"
     if folder is not None:
-        mode = st.radio(
-            "Checkpoint from", ["Upload", "Model folder"], key="model_source", horizontal=True
+        modes = ["Upload", "Model folder"]
+        mem.recall("model_source", modes)
+        mode = mem.remember(
+            "model_source", st.radio("Checkpoint from", modes, key="model_source", horizontal=True)
         )
     if mode == "Model folder":
         files = mf.list_checkpoints(folder)
         if not files:
             st.info(f"The model folder holds no checkpoint ({', '.join(mf.CHECKPOINT_SUFFIXES)}).")
             st.stop()
-        name = st.selectbox("Checkpoint in the model folder", files, key="model_file")
+        mem.recall("model_file", files)
+        name = mem.remember(
+            "model_file", st.selectbox("Checkpoint in the model folder", files, key="model_file")
+        )
         try:
             path = mf.resolve_in_folder(folder, name)
         except mf.FolderError as e:
@@ -104,12 +97,29 @@ def pick_source() -> CheckpointSource:
         key="model_upload",
         help="A .safetensors file, a PyTorch state dict (.pt/.pth/.bin, loaded with "
         "weights_only=True: no code runs) or an .npz. Sharded checkpoints can be scanned from "
-        "the model folder or with `python -m quantviz scan model.safetensors.index.json`.",
+        "the model folder or with `python -m quantviz scan model.safetensors.index.json`. "
+        "The last upload is kept while you visit other pages.",
     )
-    if up is None:
+    kept = mem.kept_upload()
+    if up is not None:
+        data = up.getvalue()
+        if kept is not None and (kept.filename, kept.data) == (up.name, data):
+            # This upload, or the same file uploaded again: the kept id keeps its scan.
+            return kept
+        src = CheckpointSource(data, up.name, f"upload:{up.file_id}:{up.name}")
+        mem.keep_upload(src)  # replaces the file kept before
+        return src
+    if kept is None:
         st.info("Upload a checkpoint to list its tensors and scan them.")
         st.stop()
-    return CheckpointSource(up.getvalue(), up.name, f"upload:{up.file_id}:{up.name}")
+    # The uploader is empty after a visit to another page: go on with the kept file.
+    text, forget = st.columns([6, 1], vertical_alignment="center")
+    if forget.button("Forget", key="model_forget", help="Drop the kept checkpoint and its scan."):
+        mem.forget_upload(_ENTRIES, _RESULT)
+        st.info("Upload a checkpoint to list its tensors and scan them.")
+        st.stop()
+    text.markdown(f"Checkpoint: **{kept.filename}** (kept from your last upload)")
+    return kept
 
 
 def tensor_list(src: CheckpointSource) -> pd.DataFrame:
@@ -132,7 +142,11 @@ def tensor_list(src: CheckpointSource) -> pd.DataFrame:
 def tensor_list_section(tensors: pd.DataFrame) -> None:
     """The tensor list in an expander (open for up to 50 tensors), with a name search."""
     with st.expander(f"Tensors ({len(tensors)})", expanded=len(tensors) <= 50):
-        query = st.text_input("Search tensors", key="model_search", placeholder="e.g. attn or mlp")
+        mem.recall("model_search")
+        query = mem.remember(
+            "model_search",
+            st.text_input("Search tensors", key="model_search", placeholder="e.g. attn or mlp"),
+        )
         shown = search_tensors(tensors, query)
         st.caption(
             f"{len(shown)} of {len(tensors)} tensors · {tensors['params'].sum():,} parameters"
@@ -155,10 +169,17 @@ def scheme_picker() -> tuple[list[QuantScheme], bool]:
     """
     # Three scheme chips need about half the page; the 1-D checkbox needs little.
     c1, c2, c3 = st.columns([4, 2, 1])
+    for key, options in [
+        ("model_schemes", PRESETS),
+        ("model_custom", None),
+        ("model_include_1d", None),
+    ]:
+        mem.recall(key, options)
     picked = c1.multiselect(
         "Schemes",
         PRESETS,
-        default=list(DEFAULT_SCAN_SCHEMES),
+        # No default once the key holds a value (restored): Streamlit logs a warning otherwise.
+        default=None if "model_schemes" in st.session_state else list(DEFAULT_SCAN_SCHEMES),
         format_func=lambda s: parse_scheme(s).label(),
         key="model_schemes",
     )
@@ -172,6 +193,12 @@ def scheme_picker() -> tuple[list[QuantScheme], bool]:
     include_1d = c3.checkbox(
         "Include 1-D", key="model_include_1d", help="Also scan biases and norms."
     )
+    for key, value in [
+        ("model_schemes", picked),
+        ("model_custom", custom),
+        ("model_include_1d", include_1d),
+    ]:
+        mem.remember(key, value)
     try:
         extra = [s.strip() for s in custom.split(",") if s.strip()]
         schemes = as_schemes([*picked, *extra]) if picked or extra else []
@@ -253,10 +280,17 @@ def layer_table_section(table: pd.DataFrame) -> str:
     Returns:
         The chosen metric column ("sqnr_db", "rel_error", ...).
     """
+    mem.recall("model_metric", list(METRIC_TITLES))
+    mem.recall("model_worst_first")
     metric = st.selectbox(
         "Metric", list(METRIC_TITLES), format_func=METRIC_TITLES.get, key="model_metric"
     )
-    worst = st.toggle("Worst first", value=True, key="model_worst_first")
+    # On by default; no default once the key holds a value (see scheme_picker).
+    worst = st.toggle(
+        "Worst first", value="model_worst_first" not in st.session_state, key="model_worst_first"
+    )
+    mem.remember("model_metric", metric)
+    mem.remember("model_worst_first", worst)
     wide = layer_rows(table, metric, worst=worst)
     schemes = scheme_columns(wide)
     highlight = wide.style.highlight_min if higher_is_better(metric) else wide.style.highlight_max
@@ -292,18 +326,32 @@ def layer_charts(table: pd.DataFrame, metric: str) -> None:
             )
 
 
+def worst_scheme(table: pd.DataFrame, layer: str) -> str | None:
+    """The label of the scheme that gave ``layer`` its lowest SQNR in ``table`` (the first of a
+    tie, in scan order), or None when the layer has no SQNR."""
+    sqnr = table.loc[table["name"] == layer, "sqnr_db"].dropna()
+    return None if sqnr.empty else str(table.at[sqnr.idxmin(), "scheme"])
+
+
 def send_layer(table: pd.DataFrame, src: CheckpointSource) -> None:
     """A layer picker (worst SQNR first) and one button per single-tensor page that makes the
     layer the current tensor and opens that page; a layer those pages cannot take (too large,
-    unusable) is refused with the reason."""
+    unusable) is refused with the reason. Quantize also gets the scheme that scored the layer
+    worst."""
     labels = layer_choices(table, number=fmt)
-    layer = st.selectbox(
-        "Layer (worst first)", list(labels), format_func=labels.get, key="model_layer"
+    mem.recall("model_layer", list(labels))
+    layer = mem.remember(
+        "model_layer",
+        st.selectbox(
+            "Layer (worst first)", list(labels), format_func=labels.get, key="model_layer"
+        ),
     )
+    worst = worst_scheme(table, layer)
     targets = {label: path for label, path in PAGES.items() if (_ROOT / path).is_file()}
+    helps = {"Quantize": f"With its worst scheme, {worst}." if worst else None}
     buttons = st.columns(len(targets) or 1)
     for col, (label, path) in zip(buttons, targets.items(), strict=False):
-        if col.button(f"Open in {label}", key=f"model_send_{label.lower()}"):
+        if col.button(f"Open in {label}", key=f"model_send_{label.lower()}", help=helps.get(label)):
             # Read the bound now, not at import: it is a setting of quantviz.inputs.
             with open_checkpoint(src.data, src.filename, max_elements=qv_inputs.MAX_ELEMENTS) as ck:
                 entry = next(e for e in ck.entries if e.name == layer)
@@ -313,4 +361,23 @@ def send_layer(table: pd.DataFrame, src: CheckpointSource) -> None:
                 except ValueError as e:  # too large for the single-tensor pages, or unusable
                     st.error(f"Cannot open {layer} there: {e}")
                     st.stop()
+            if label == "Quantize" and worst is not None:
+                show_scheme(worst)
             st.switch_page(path)
+
+
+def show_scheme(label: str) -> None:
+    """Make the scheme named ``label`` the one the Quantize page opens with, when its controls
+    can show it; otherwise the page keeps its scheme (it is still a fair view of the layer)."""
+    scheme = parse_scheme(label)
+    if scheme.bits not in BITS_OPTIONS:
+        return  # the Bits picker would fall back to its first option, a scheme nobody chose
+    try:
+        set_scheme(scheme)
+    except ValueError:  # e.g. per-channel along dim 2: no control for it
+        return
+    # The Quantize controls seed only the keys they do not hold yet, and values seeded for a
+    # control not drawn then (the group size under per-tensor) outlive other pages' runs: drop
+    # them, or a stale group size would replace the scheme's.
+    for name in FIELDS:
+        st.session_state.pop(f"{QUANTIZE_KEYS}_{name}", None)

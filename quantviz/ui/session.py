@@ -196,7 +196,7 @@ def read_url_once() -> None:
     qp = st.query_params.to_dict()
     if QP_SCHEME in qp:
         try:
-            st.session_state[_SETTINGS] = settings_from_scheme(qv.parse_scheme(qp[QP_SCHEME]))
+            set_scheme(qp[QP_SCHEME])
         except ValueError as exc:
             errors.append(f"Could not read the scheme from the URL: {exc}")
     try:
@@ -286,6 +286,22 @@ def get_settings() -> dict[str, Any]:
 
 def set_settings(settings: dict[str, Any]) -> None:
     st.session_state[_SETTINGS] = dict(settings)
+
+
+def set_scheme(scheme: qv.QuantScheme | str) -> None:
+    """Make ``scheme`` the shared scheme, as ``?scheme=<slug>`` in the URL does: the scheme
+    controls of every page show it the next time they are drawn.
+
+    Args:
+        scheme: a scheme, or its slug or label (``"int4-sym-per-group-128"``).
+
+    Raises:
+        ValueError: a name :func:`quantviz.parse_scheme` cannot read, or a scheme the controls
+            cannot show (e.g. per-channel along dim 2); the shared scheme is left as it was.
+    """
+    if isinstance(scheme, str):
+        scheme = qv.parse_scheme(scheme)
+    set_settings(settings_from_scheme(scheme))
 
 
 def share_params() -> dict[str, str]:

@@ -14,7 +14,19 @@ from streamlit.testing.v1 import AppTest
 import quantviz as qv
 from quantviz.model_folder import ENV_VAR
 from quantviz.scan import fmt_mb
-from tests.app._helpers import assert_ok, charts, current_tensor, metrics, shown_table, start
+from quantviz.ui.session import DEFAULT_SETTINGS, scheme_from_settings
+from tests.app._helpers import (
+    COMPARE as COMPARE_PAGE,
+)
+from tests.app._helpers import (
+    QUANTIZE,
+    assert_ok,
+    charts,
+    current_tensor,
+    metrics,
+    shown_table,
+    start,
+)
 from tests.scan._helpers import mixed_state_dict, write_sharded
 
 MODEL = "pages/5_Model.py"
@@ -230,3 +242,143 @@ def test_a_layer_too_large_for_the_single_tensor_pages_is_refused_clearly(monkey
     assert not at.exception
     assert any("Cannot open model.layers.2.self_attn.q_proj.weight" in e.value for e in at.error)
     assert current_tensor(at).source != "model"
+
+
+# --- leaving the page and coming back; the scheme a layer is sent with -------------------------
+
+UP_PROJ = "model.layers.0.mlp.up_proj.weight"
+
+
+def worst_scheme_of(layer: str, schemes: list[str] | None = None) -> str:
+    """The scheme with the lowest SQNR for ``layer``, from a scan run here, not by the page."""
+    table = qv.scan(save_bytes(mixed_state_dict()), schemes, filename="m.safetensors")
+    rows = table[table["name"] == layer]
+    return rows.loc[rows["sqnr_db"].idxmin(), "scheme"]
+
+
+def settings(at: AppTest) -> dict:
+    """The shared scheme settings (the defaults until a page with scheme controls ran)."""
+    return (
+        at.session_state["qv_settings"] if "qv_settings" in at.session_state else DEFAULT_SETTINGS  # noqa: SIM401 (AppTest state has no .get)
+    )
+
+
+def leave_and_come_back(at: AppTest, away: str = QUANTIZE) -> AppTest:
+    if at.title[0].value == "Model":
+        at.switch_page(away).run()
+    assert at.title[0].value != "Model"
+    at.switch_page(MODEL).run()
+    return at
+
+
+def kept_note(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if "kept from your last upload" in m.value]
+
+
+def test_the_upload_and_its_scan_are_still_there_after_visiting_quantize() -> None:
+    at = scanned(model_custom="int6-sym-per-group-8")
+    at.selectbox(key="model_metric").set_value("rel_error").run()
+    at.selectbox(key="model_layer").set_value(UP_PROJ).run()
+    before = shown_table(at, "model_layers")
+    at.button(key="model_send_quantize").click().run()
+    assert at.title[0].value == "Quantize"
+    leave_and_come_back(at)
+    assert_ok(at)
+    assert at.file_uploader(key="model_upload").value in (None, [])  # Streamlit emptied it
+    assert kept_note(at) == ["Checkpoint: **model.safetensors** (kept from your last upload)"]
+    assert len(shown_table(at, "model_tensors")) == len(mixed_state_dict())
+    assert shown_table(at, "model_layers").equals(before)  # same scan, same metric, same order
+    assert "int6 sym per-group(8)" in shown_table(at, "model_layers").columns
+    assert at.text_input(key="model_custom").value == "int6-sym-per-group-8"
+    assert set(charts(at)) == {"model_sqnr_chart", "model_heatmap"}
+    assert at.selectbox(key="model_layer").value == UP_PROJ  # where the walk down the list was
+    # The kept file is the one sent from: sending again needs no upload.
+    at.button(key="model_send_compare").click().run()
+    assert_ok(at)
+    assert (current_tensor(at).name, at.title[0].value) == (UP_PROJ, "Compare granularities")
+
+
+def test_forget_drops_the_kept_checkpoint_and_its_scan() -> None:
+    at = leave_and_come_back(scanned(), away=COMPARE_PAGE)
+    at.button(key="model_forget").click().run()
+    assert not at.exception
+    assert any("Upload a checkpoint" in i.value for i in at.info)
+    assert not kept_note(at)
+    assert not charts(at)
+    leave_and_come_back(at, away=COMPARE_PAGE)
+    assert any("Upload a checkpoint" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "model_forget"]
+
+
+def test_a_new_upload_replaces_the_kept_one() -> None:
+    at = leave_and_come_back(scanned())
+    other = save_bytes({"other.weight": torch.randn(8, 8)})
+    at.file_uploader(key="model_upload").upload("other.safetensors", other).run()
+    assert_ok(at)
+    assert list(shown_table(at, "model_tensors")["name"]) == ["other.weight"]
+    assert any("press **Scan**" in i.value for i in at.info)  # the old scan is not shown for it
+    assert not kept_note(at)  # the uploader holds it now
+    leave_and_come_back(at)
+    assert kept_note(at) == ["Checkpoint: **other.safetensors** (kept from your last upload)"]
+    assert list(shown_table(at, "model_tensors")["name"]) == ["other.weight"]
+
+
+def test_the_same_file_uploaded_again_keeps_its_scan() -> None:
+    at = leave_and_come_back(scanned())
+    at.file_uploader(key="model_upload").upload("model.safetensors", save_bytes(mixed_state_dict()))
+    at.run()
+    assert_ok(at)
+    assert len(shown_table(at, "model_layers")) == SCANNED
+
+
+def test_a_model_folder_choice_is_still_there_after_visiting_quantize(model_folder: Path) -> None:
+    at = start(MODEL)
+    at.radio(key="model_source").set_value("Model folder").run()
+    at.selectbox(key="model_file").set_value("sharded/model.safetensors.index.json").run()
+    at.button(key="model_scan").click().run()
+    at.button(key="model_send_quantize").click().run()
+    leave_and_come_back(at)
+    assert_ok(at)
+    assert at.radio(key="model_source").value == "Model folder"
+    assert at.selectbox(key="model_file").value == "sharded/model.safetensors.index.json"
+    assert len(shown_table(at, "model_layers")) == SCANNED
+    assert not kept_note(at)
+
+
+@pytest.mark.parametrize("layer", [UP_PROJ, "model.experts"], ids=["2-d", "3-d"])
+def test_quantize_opens_a_sent_layer_with_its_worst_scheme(layer: str) -> None:
+    at = start(QUANTIZE)
+    at.selectbox(key="q_bits").set_value(2).run()  # a scheme of the user's own, to be replaced
+    at.switch_page(MODEL).run()
+    at.file_uploader(key="model_upload").upload("m.safetensors", save_bytes(mixed_state_dict()))
+    at.run()
+    at.button(key="model_scan").click().run()
+    at.selectbox(key="model_layer").set_value(layer).run()
+    at.button(key="model_send_quantize").click().run()
+    assert_ok(at)
+    worst = qv.parse_scheme(worst_scheme_of(layer))
+    assert worst != qv.parse_scheme("int8-sym-per-tensor")  # else this test shows nothing
+    assert at.title[0].value == "Quantize"
+    assert scheme_from_settings(settings(at)) == worst  # unused fields (tile size) may differ
+    assert at.selectbox(key="q_bits").value == worst.bits
+    assert at.selectbox(key="q_gran").value == worst.granularity.label().split("(")[0]
+    assert at.query_params["scheme"] == worst.slug()  # the URL shares it too
+
+
+def test_compare_keeps_the_scheme_it_had() -> None:
+    at = scanned()
+    before = settings(at)
+    at.selectbox(key="model_layer").set_value(UP_PROJ).run()
+    at.button(key="model_send_compare").click().run()
+    assert_ok(at)
+    assert settings(at) == before
+
+
+def test_a_worst_scheme_the_controls_cannot_show_leaves_the_scheme_alone() -> None:
+    at = scanned(model_schemes=[], model_custom="int12-sym-per-tensor")
+    before = settings(at)
+    at.button(key="model_send_quantize").click().run()
+    assert_ok(at)
+    assert at.title[0].value == "Quantize"
+    assert scheme_from_settings(settings(at)) == scheme_from_settings(before)
+    assert at.selectbox(key="q_bits").value == before["bits"]
