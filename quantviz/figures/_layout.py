@@ -9,6 +9,7 @@ all speak in the original matrix's indices, downsampled or not.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,8 +29,14 @@ from quantviz.granularity import (
     to_blocks,
 )
 
-# More lines than this in one direction would hide the data; they are left out.
-MAX_LINES = 64
+# Block boundaries are drawn only this far apart on screen: 1-px lines closer than that hid the
+# data (a 2048×2048 per-group(32) panel became a grey barcode, 64×64 tiles a mesh 9 px wide).
+MIN_LINE_GAP_PX = 12.0
+# ... and, on a pooled (downsampled) view, this many display cells apart.
+MIN_LINE_GAP_CELLS = 3
+# Figures stretch to their container; Streamlit's wide layout in a 1400-px window with the
+# sidebar open gives about this width. Line spacing is judged at this width.
+FIGURE_WIDTH_PX = 1000
 # The general (id-map) boundary finder for 3-D/4-D tensors materializes one int per element.
 _MAX_ID_MAP = 1 << 22
 SMALL_MATRIX = 16
@@ -98,29 +105,22 @@ def heatmap_trace(
     return trace
 
 
-def _every(length: int, step: int) -> list[int]:
-    return list(range(step, length, step))
-
-
-def _boundaries_small_ndim(shape: tuple[int, ...], gran: Granularity) -> tuple[list, list]:
-    """Column and row boundary positions for a 1-D or 2-D tensor, found from the granularity."""
+def _uniform_steps(shape: tuple[int, ...], gran: Granularity) -> tuple[int | None, int | None]:
+    """For a 1-D or 2-D tensor: the spacing of column and row boundaries (None: no lines that
+    way). Lines sit at every multiple of the spacing inside the matrix."""
     if len(shape) == 1:
-        n = shape[0]
         if isinstance(gran, PerChannel):
-            return _every(n, 1), []
+            return 1, None
         if isinstance(gran, PerGroup):
-            return _every(n, gran.group_size), []
-        return [], []
-    n_rows, n_cols = shape
+            return gran.group_size, None
+        return None, None
     if isinstance(gran, PerChannel):
-        return ([], _every(n_rows, 1)) if gran.dim % 2 == 0 else (_every(n_cols, 1), [])
+        return (None, 1) if gran.dim % 2 == 0 else (1, None)
     if isinstance(gran, PerGroup):
-        if gran.dim % 2 == 0:
-            return [], _every(n_rows, gran.group_size)
-        return _every(n_cols, gran.group_size), []
+        return (None, gran.group_size) if gran.dim % 2 == 0 else (gran.group_size, None)
     if isinstance(gran, PerBlock):
-        return _every(n_cols, gran.cols), _every(n_rows, gran.rows)
-    return [], []
+        return gran.cols, gran.rows
+    return None, None
 
 
 def _boundaries_from_ids(shape: tuple[int, ...], gran: Granularity) -> tuple[list, list]:
@@ -134,30 +134,99 @@ def _boundaries_from_ids(shape: tuple[int, ...], gran: Granularity) -> tuple[lis
     return cols.tolist(), rows.tolist()
 
 
-def block_boundaries(
-    shape: tuple[int, ...], gran: Granularity, max_lines: int = MAX_LINES
-) -> tuple[list[int], list[int]]:
-    """Where to draw lines between quantization blocks in the displayed 2-D view of ``shape``.
+def _min_gap(positions: list[int] | range) -> float:
+    """The smallest distance between two neighbouring lines (inf for a single line)."""
+    if isinstance(positions, range):
+        return float(positions.step) if len(positions) > 1 else math.inf
+    return float(np.diff(positions).min()) if len(positions) > 1 else math.inf
+
+
+def _spaced_enough(gap: float, n: int, n_display: int, panel_px: float) -> bool:
+    """Whether lines ``gap`` indices apart on an axis of ``n`` indices, shown as ``n_display``
+    cells over ``panel_px`` pixels, leave the data between them readable."""
+    if gap * panel_px / n < MIN_LINE_GAP_PX:
+        return False
+    # Pooled cells are only a few pixels wide: a line every cell or two turns into a barcode
+    # even where the pixel spacing passes.
+    return n_display >= n or gap * n_display / n >= MIN_LINE_GAP_CELLS
+
+
+def _hidden_note(shape: tuple[int, ...], gran: Granularity) -> str:
+    """What the boundaries that are not drawn would have shown, for a figure's note."""
+    if len(shape) <= 2 and isinstance(gran, PerGroup):
+        along = "values" if len(shape) == 1 else ("rows" if gran.dim % 2 == 0 else "columns")
+        what = f"group boundaries every {gran.group_size} {along}"
+    elif len(shape) <= 2 and isinstance(gran, PerChannel):
+        word = "value" if len(shape) == 1 else ("row" if gran.dim % 2 == 0 else "column")
+        what = f"{word} boundaries (one scale per {word})"
+    elif isinstance(gran, PerBlock):
+        what = f"{gran.rows}×{gran.cols} block boundaries"
+    else:
+        what = "block boundaries"
+    return f"{what}: too dense to draw at this size"
+
+
+@dataclass(frozen=True)
+class BoundaryPlan:
+    """Which block boundaries a heatmap panel draws.
+
+    Attributes:
+        cols: columns ``k`` of the 2-D view with a line between ``k-1`` and ``k`` (drawn at
+            ``k - ½``).
+        rows: rows likewise.
+        note: what exists but is not drawn, for the figure's note ("" when nothing is hidden).
+    """
+
+    cols: list[int]
+    rows: list[int]
+    note: str = ""
+
+
+def plan_boundaries(
+    shape: tuple[int, ...],
+    gran: Granularity,
+    display_shape: tuple[int, int],
+    panel_px: tuple[float, float],
+) -> BoundaryPlan:
+    """The lines between quantization blocks that one panel can show without hiding its data.
+
+    Lines are drawn only when neighbouring ones are at least :data:`MIN_LINE_GAP_PX` pixels (and,
+    on a pooled view, :data:`MIN_LINE_GAP_CELLS` display cells) apart; otherwise none are drawn
+    and the note says so. It is all or nothing: per-block tiles with only their column lines
+    would read as per-group.
 
     Args:
         shape: the quantized tensor's shape.
         gran: its granularity.
-        max_lines: a direction with more boundaries than this gets none (they would hide the
-            data), so per-row lines appear only on small matrices.
+        display_shape: ``(rows, cols)`` of the displayed (possibly pooled) matrix.
+        panel_px: ``(width, height)`` of the panel in pixels (an estimate: figures stretch).
 
     Returns:
-        ``(columns, rows)``: indices ``k`` of the 2-D view with a boundary between ``k-1`` and
-        ``k`` (the line is drawn at ``k - ½``).
+        A :class:`BoundaryPlan`.
     """
     if isinstance(gran, PerTensor) or num_blocks(shape, gran) <= 1:
-        return [], []
+        return BoundaryPlan([], [])
+    n_rows = 1 if len(shape) == 1 else shape[0]
+    n_cols = math.prod(shape) // n_rows
+    cols: list[int] | range
+    rows: list[int] | range
     if len(shape) <= 2:
-        cols, rows = _boundaries_small_ndim(shape, gran)
+        col_step, row_step = _uniform_steps(shape, gran)
+        # Ranges, not lists: a per-column 1×10⁷ tensor must not build ten million line positions.
+        cols = range(col_step, n_cols, col_step) if col_step else range(0)
+        rows = range(row_step, n_rows, row_step) if row_step else range(0)
     elif math.prod(shape) <= _MAX_ID_MAP:
         cols, rows = _boundaries_from_ids(shape, gran)
     else:
-        return [], []
-    return (cols if len(cols) <= max_lines else []), (rows if len(rows) <= max_lines else [])
+        return BoundaryPlan([], [], "block boundaries not drawn: tensor too big to trace them")
+    disp_rows, disp_cols = display_shape
+    width_px, height_px = panel_px
+    fits = _spaced_enough(_min_gap(cols), n_cols, disp_cols, width_px) and _spaced_enough(
+        _min_gap(rows), n_rows, disp_rows, height_px
+    )
+    if not fits:
+        return BoundaryPlan([], [], _hidden_note(shape, gran))
+    return BoundaryPlan(list(cols), list(rows))
 
 
 def boundary_trace(cols: list[int], rows: list[int], n_rows: int, n_cols: int) -> go.Scatter:
@@ -182,6 +251,15 @@ def boundary_trace(cols: list[int], rows: list[int], n_rows: int, n_cols: int) -
         showlegend=False,
         name="block boundaries",
     )
+
+
+def panel_pixels(fig: go.Figure, height: float, top: float, bottom: float) -> tuple[float, float]:
+    """Estimated ``(width, height)`` in pixels of the first subplot of ``fig``, for a figure
+    ``height`` px high with those top/bottom margins, :data:`FIGURE_WIDTH_PX` wide, and the
+    side margins of ``base_layout``."""
+    x0, x1 = fig.layout.xaxis.domain or (0.0, 1.0)
+    y0, y1 = fig.layout.yaxis.domain or (0.0, 1.0)
+    return (FIGURE_WIDTH_PX - 60 - 30) * (x1 - x0), (height - top - bottom) * (y1 - y0)
 
 
 def panel_height(disp_rows: int, disp_cols: int, panel_width: float = 540.0) -> int:

@@ -12,11 +12,12 @@ from plotly.subplots import make_subplots
 from quantviz.figures._common import check_pair, link_axes, title_metrics
 from quantviz.figures._layout import (
     SMALL_MATRIX,
-    block_boundaries,
     boundary_trace,
     heatmap_trace,
     integer_ticks,
     panel_height,
+    panel_pixels,
+    plan_boundaries,
 )
 from quantviz.figures._style import (
     ERRORS,
@@ -42,6 +43,14 @@ _COLORBAR = {"thickness": 12, "outlinewidth": 0}
 # the titles sit on the tick labels.
 GRID_ROW_GAP_PX = 100
 _GRID_TOP_PX, _GRID_TOP_NOTE_PX, _GRID_BOTTOM_PX = 110, 140, 50
+# A second line of the note (block boundaries left out) under the downsampling note.
+_NOTE_LINE_PX = 36
+
+
+def _join_notes(*notes: str) -> tuple[str, int]:
+    """The non-empty notes as subtitle lines, and the pixels the lines after the first need."""
+    lines = [n for n in notes if n]
+    return "<br>".join(lines), _NOTE_LINE_PX * max(0, len(lines) - 1)
 
 
 def _grid_geometry(n_rows: int, panel_px: int, top_px: int) -> tuple[int, float]:
@@ -119,7 +128,8 @@ def quantization_heatmaps(
     ``q_min … q_max`` (so an unused part of the grid shows); the error ``x̂ − x`` uses a diverging
     scale centred at 0. Zoom and pan are shared. Big matrices are max-|x| pooled per panel (the
     integer panel shows the integer behind each displayed dequantized value). Block boundaries
-    are drawn when there are at most 64 per direction.
+    are drawn when they are far enough apart to leave the data readable; otherwise the note
+    says where they are.
 
     Args:
         x: the quantized tensor (1 to 4 dims).
@@ -146,6 +156,8 @@ def quantization_heatmaps(
     err_lim = symmetric_limit(float(np.abs(dm_err.values).max()))
 
     q_text = f"quantized integers ({scheme.format_name}: {scheme.q_min} … {scheme.q_max})"
+    rows, cols = dm_x.values.shape
+    height, top_px = 2 * panel_height(rows, cols) + 220, 120 if dm_x.note else 90
     fig = make_subplots(
         rows=2,
         cols=2,
@@ -161,7 +173,9 @@ def quantization_heatmaps(
         (dm_err, None, "error", "coloraxis3", "error", ".4~g"),
     ]
     n_rows, n_cols = dm_x.matrix_shape
-    cols_b, rows_b = block_boundaries(tuple(x.shape), scheme.granularity)
+    plan = plan_boundaries(
+        tuple(x.shape), scheme.granularity, (rows, cols), panel_pixels(fig, height, top_px, 50)
+    )
     for i, (dm, z, name, axis, label, vfmt) in enumerate(panels):
         row, col = divmod(i, 2)
         trace = heatmap_trace(
@@ -174,8 +188,8 @@ def quantization_heatmaps(
             show_text=show,
         )
         fig.add_trace(trace, row=row + 1, col=col + 1)
-        if cols_b or rows_b:
-            lines = boundary_trace(cols_b, rows_b, n_rows, n_cols)
+        if plan.cols or plan.rows:
+            lines = boundary_trace(plan.cols, plan.rows, n_rows, n_cols)
             fig.add_trace(lines, row=row + 1, col=col + 1)
 
     left = fig.layout.xaxis.domain
@@ -219,9 +233,12 @@ def quantization_heatmaps(
         f"{scheme.label()} — MSE {fmt(metrics['mse'])}, SQNR {fmt(metrics['sqnr_db'], 3)} dB, "
         f"{result.num_scales} scale{'s' if result.num_scales != 1 else ''}"
     )
-    rows, cols = dm_x.values.shape
-    base_layout(fig, title, dm_x.note, height=2 * panel_height(rows, cols) + 220)
-    fig.update_layout(margin={"t": 120 if dm_x.note else 90})
+    note, extra = _join_notes(dm_x.note, plan.note)
+    # A boundary note grows the top margin and the figure alike, so the panels keep the size
+    # the boundaries were planned for.
+    final_top = (120 if note else 90) + extra
+    base_layout(fig, title, note, height=height + final_top - top_px)
+    fig.update_layout(margin={"t": final_top})
     link_axes(fig)
     fig.update_xaxes(title_text="column", row=2)
     fig.update_yaxes(title_text="row", col=1)
@@ -273,15 +290,25 @@ def error_heatmaps_grid(
         vertical_spacing=spacing,
     )
     n_rows, n_cols = errors[0].matrix_shape
+    panel_px = panel_pixels(fig, height, top, _GRID_BOTTOM_PX)
+    hidden: list[str] = []
     for i, (dm, res) in enumerate(zip(errors, results, strict=True)):
         r, c = divmod(i, cols)
         trace = heatmap_trace(
-            dm, name=res.scheme.label(), coloraxis="coloraxis", value_label="error"
+            dm,
+            name=res.scheme.label(),
+            coloraxis="coloraxis",
+            value_label="error",
+            value_format=".4~g",
         )
         fig.add_trace(trace, row=r + 1, col=c + 1)
-        cols_b, rows_b = block_boundaries(tuple(x.shape), res.scheme.granularity)
-        if cols_b or rows_b:
-            fig.add_trace(boundary_trace(cols_b, rows_b, n_rows, n_cols), row=r + 1, col=c + 1)
+        plan = plan_boundaries(tuple(x.shape), res.scheme.granularity, (rows, cols_d), panel_px)
+        if plan.cols or plan.rows:
+            lines = boundary_trace(plan.cols, plan.rows, n_rows, n_cols)
+            fig.add_trace(lines, row=r + 1, col=c + 1)
+        label = res.scheme.granularity.label()
+        if plan.note and label not in hidden:
+            hidden.append(label)
     fig.update_layout(
         coloraxis={
             "colorscale": ERRORS,
@@ -291,8 +318,15 @@ def error_heatmaps_grid(
             "colorbar": {**_COLORBAR, "title": "error"},
         }
     )
-    base_layout(fig, "error (dequantized − original) per scheme", errors[0].note, height=height)
-    fig.update_layout(margin={"t": top, "b": _GRID_BOTTOM_PX})
+    # One short line for all panels (each panel's full note would overflow the figure's width);
+    # "not drawn" covers both reasons a plan leaves lines out (too dense, tensor too big).
+    left_out = f"block boundaries not drawn at this size: {', '.join(hidden)}"
+    note, extra = _join_notes(errors[0].note, left_out if hidden else "")
+    # As in quantization_heatmaps: a second note line adds to the margin, not the panels.
+    final_top = (_GRID_TOP_NOTE_PX if note else _GRID_TOP_PX) + extra
+    title = "error (dequantized − original) per scheme"
+    base_layout(fig, title, note, height=height + final_top - top)
+    fig.update_layout(margin={"t": final_top, "b": _GRID_BOTTOM_PX})
     link_axes(fig)
     integer_ticks(fig, n_rows, n_cols)
     return fig
