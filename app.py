@@ -20,9 +20,10 @@ st.markdown(
 )
 
 left, right = st.columns([5, 7], gap="large")
+below = st.container()  # full width under both columns: a checkpoint's tensor table goes here
 with left:
     st.subheader("Input")
-    input_panel()
+    input_panel(listing_area=below)
 
 cur = current()
 with right:
