@@ -4,6 +4,7 @@ side, with the metrics, scales, value histogram and error distribution below."""
 import streamlit as st
 
 from quantviz import export as ex
+from quantviz.granularity import effective_note
 from quantviz.metrics import ideal_sqnr_db
 from quantviz.ui import cache, current, page_setup, scheme_controls
 from quantviz.ui.widgets import fmt, fmt_shape, show_figure
@@ -17,6 +18,8 @@ st.caption(
 )
 
 scheme = scheme_controls("q", shape=tuple(cur.tensor.shape))
+if size_note := effective_note(cur.tensor.shape, scheme.granularity):
+    st.caption(size_note)
 
 try:
     with st.spinner("Quantizing…"):

@@ -6,6 +6,7 @@ import dataclasses
 import streamlit as st
 
 from quantviz.export import table_csv
+from quantviz.granularity import effective_note
 from quantviz.ui import cache, current, page_setup, scheme_controls
 from quantviz.ui.compare_view import (
     block_choices,
@@ -46,6 +47,8 @@ grans = comparison_granularities(
     shape, st.session_state.get("cmp_groups", []), st.session_state.get("cmp_blocks", [])
 )
 schemes = [dataclasses.replace(base, granularity=g) for g in grans]
+for size_note in filter(None, (effective_note(shape, g) for g in grans)):
+    st.caption(size_note)
 
 try:
     with st.spinner(f"Quantizing {len(schemes)} ways…"):

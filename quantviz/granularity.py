@@ -264,3 +264,76 @@ def grid_shape(shape: tuple[int, ...] | torch.Size, granularity: Granularity) ->
 def num_blocks(shape: tuple[int, ...] | torch.Size, granularity: Granularity) -> int:
     """How many scales ``granularity`` stores for a tensor of ``shape``."""
     return math.prod(grid_shape(shape, granularity))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _group_note(shape: tuple[int, ...], gran: PerGroup) -> str | None:
+    d = _normalize_dim(gran.dim, len(shape), "PerGroup")
+    g, n = gran.group_size, shape[d]
+    if g < n:
+        return None
+    if len(shape) == 1:
+        return f"group size {g} ≥ length {n}: the whole tensor is one group (same as per-tensor)"
+    if len(shape) > 2:
+        return f"group size {g} ≥ {n}, the length of dim {d}: every run along dim {d} is one group"
+    line = "row" if d == 1 else "column"
+    if shape[1 - d] == 1:
+        return f"group size {g} ≥ {line} length {n}: one group in all (same as per-tensor)"
+    return f"group size {g} ≥ {line} length {n}: every {line} is one group (same as per-{line})"
+
+
+def _block_note(shape: tuple[int, ...], gran: PerBlock) -> str | None:
+    n_rows, n_cols = shape[-2], shape[-1]
+    tall, wide = gran.rows >= n_rows, gran.cols >= n_cols
+    flat = len(shape) == 2
+    tiles = f"{gran.rows}×{gran.cols} tiles"
+    if tall and wide:
+        if flat:
+            return f"{tiles} cover the whole {n_rows}×{n_cols} matrix (same as per-tensor)"
+        return f"{tiles} cover each whole {n_rows}×{n_cols} matrix of the last two dims"
+    if tall:
+        same = " (same as per-column)" if flat and gran.cols == 1 else ""
+        strip = _plural(gran.cols, "whole column")
+        return f"tile height {gran.rows} ≥ {n_rows} rows: each tile is {strip}{same}"
+    if wide:
+        same = " (same as per-row)" if flat and gran.rows == 1 else ""
+        band = _plural(gran.rows, "whole row")
+        return f"tile width {gran.cols} ≥ {n_cols} columns: each tile is {band}{same}"
+    return None
+
+
+def effective_note(shape: tuple[int, ...] | torch.Size, granularity: Granularity) -> str | None:
+    """Say so when ``granularity``'s size does not fit ``shape`` and it acts as a coarser one.
+
+    A group of 10 on a 3-column matrix is a whole row (per-row, though labelled per-group(10));
+    8×8 tiles on a 3×3 matrix are the whole matrix (per-tensor). The result is unchanged; the
+    note keeps a label from promising finer scales than the tensor gets.
+
+    Args:
+        shape: the tensor's shape.
+        granularity: the granularity chosen for it.
+
+    Returns:
+        One line for people, e.g. "group size 10 ≥ row length 3: every row is one group (same as
+        per-row)", or None when the sizes fit (or the granularity cannot apply to ``shape`` at
+        all: quantizing reports that).
+    """
+    shape = tuple(int(n) for n in shape)
+    if not shape or isinstance(granularity, PerTensor):
+        return None
+    try:
+        if isinstance(granularity, PerGroup):
+            return _group_note(shape, granularity)
+        if isinstance(granularity, PerBlock):
+            return _block_note(shape, granularity) if len(shape) >= 2 else None
+        if isinstance(granularity, PerChannel):
+            d = _normalize_dim(granularity.dim, len(shape), "PerChannel")
+            if shape[d] == 1 and len(shape) > 1:
+                word = {0: "row", 1: "column"}[d] if len(shape) == 2 else f"index along dim {d}"
+                return f"only 1 {word}: one scale in all (same as per-tensor)"
+    except ValueError:
+        return None
+    return None
