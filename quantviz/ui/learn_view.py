@@ -10,7 +10,7 @@ import torch
 import quantviz as qv
 from quantviz.explain import ExplainSteps
 from quantviz.ui import cache
-from quantviz.ui.input_panel import (
+from quantviz.ui.grid import (
     grid_cells,
     grid_column_config,
     grid_columns,
