@@ -1,5 +1,5 @@
 """Model in a real browser: upload a small checkpoint, scan it, send one layer to Quantize and
-find it there."""
+find it there with its worst scheme, then come back to Model and find the scan still there."""
 
 from __future__ import annotations
 
@@ -62,7 +62,23 @@ def test_scan_then_open_a_layer_in_quantize(app: WatchedPage, tmp_path: Path) ->
     caption = app.sidebar.get_by_test_id("stCaptionContainer").filter(has_text="Current tensor")
     expect(caption).to_contain_text(name)
     expect(caption).to_contain_text("16×32")
+    # It arrives with the scheme that scored it worst in the scan, not the default int8 one.
+    table = qv.scan(tmp_path / "tiny-model.safetensors")
+    rows = table[table["name"] == name]
+    scheme = qv.parse_scheme(rows.loc[rows["sqnr_db"].idxmin(), "scheme"])
+    assert scheme.slug() != "int8-sym-per-tensor"
+    expect(app.widget("q_bits").get_by_role("combobox")).to_have_value(str(scheme.bits))
     x = tensors[name]
-    scheme = qv.QuantScheme(bits=8, symmetric=True, signed=True, granularity=qv.PerTensor())
     want = qv.error_metrics(x, qv.quantize(x, scheme).dequantize())
     assert parse_number(app.metrics()["MSE"]) == pytest.approx(want["mse"], rel=1e-3)
+
+    # Back on Model the upload, its scan and the picked layer are still there (the uploader
+    # itself is empty: Streamlit drops it with the page).
+    app.go("Model")
+    expect(app.main.get_by_text("(kept from your last upload)")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(app.main.get_by_text("tiny-model.safetensors").first).to_be_visible()
+    expect(app.widget("model_layer").get_by_role("combobox")).to_have_value(
+        re.compile(rf"^{re.escape(name)}")
+    )
+    expect(app.widget("model_heatmap").locator(".js-plotly-plot")).to_be_visible()
+    assert parse_number(app.metrics()["Parameters"]) == scanned
