@@ -17,7 +17,8 @@ import streamlit as st
 import quantviz as qv
 from quantviz.ui.session import get_settings, scheme_from_settings, set_settings, write_url
 
-BITS_OPTIONS = [2, 3, 4, 5, 6, 7, 8, 16]
+# Every width the core supports, so a shared URL with, say, 12 bits never falls back silently.
+BITS_OPTIONS = list(range(2, 17))
 GRANULARITIES = ["per-tensor", "per-row", "per-column", "per-group", "per-block"]
 RANGE_LABELS = {"full": "Full range", "percentile": "Percentile clip", "mse": "MSE-optimal"}
 GROUP_AXES = {"rows": "along each row (last dim)", "columns": "down each column (dim 0)"}

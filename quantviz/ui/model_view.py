@@ -34,7 +34,7 @@ from quantviz.scan import (
 )
 from quantviz.scheme import QuantScheme, parse_scheme
 from quantviz.ui import model_memory as mem
-from quantviz.ui.controls import BITS_OPTIONS, FIELDS
+from quantviz.ui.controls import FIELDS
 from quantviz.ui.model_memory import CheckpointSource
 from quantviz.ui.session import set_current_tensor, set_scheme
 from quantviz.ui.widgets import fmt, show_figure, show_table
@@ -370,8 +370,6 @@ def show_scheme(label: str) -> None:
     """Make the scheme named ``label`` the one the Quantize page opens with, when its controls
     can show it; otherwise the page keeps its scheme (it is still a fair view of the layer)."""
     scheme = parse_scheme(label)
-    if scheme.bits not in BITS_OPTIONS:
-        return  # the Bits picker would fall back to its first option, a scheme nobody chose
     try:
         set_scheme(scheme)
     except ValueError:  # e.g. per-channel along dim 2: no control for it
