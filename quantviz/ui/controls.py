@@ -152,9 +152,23 @@ def scheme_controls(
             key=f"{p}_pct",
             help="Clip each block at this percentile of |x| (symmetric) or of x (asymmetric).",
         )
+    # Sizes and the percentile have widgets only when their granularity / range is chosen. A
+    # value left in session state by an earlier run must not override what another page has
+    # since set (a group size chosen on Compare), so undrawn fields follow the shared settings.
+    hidden = set()
+    if gran != "per-group":
+        hidden |= {"group", "gaxis"}
+    if gran != "per-block":
+        hidden |= {"brows", "bcols"}
+    if st.session_state[f"{p}_range"] != "percentile":
+        hidden.add("pct")
     new = get_settings()
     for part in parts:
-        new.update({name: st.session_state[f"{p}_{name}"] for name in PART_FIELDS[part]})
+        for name in PART_FIELDS[part]:
+            if name in hidden:  # the shared value (or the size fitted to this tensor above)
+                new[name] = st.session_state[f"{p}_{name}"] = settings[name]
+            else:
+                new[name] = st.session_state[f"{p}_{name}"]
     new = _int_fields(new)
     set_settings(new)
     write_url()

@@ -158,3 +158,21 @@ def test_large_tensor_is_downsampled_for_display(app):
         assert rows <= 128
         assert cols <= 128
     assert max(chart_bytes(at).values()) < 3_000_000
+
+
+def test_a_group_size_set_elsewhere_is_not_overridden_by_a_stale_widget_value(app):
+    # Quantize first seeds its group-size widget (hidden under per-tensor) with a size fitted
+    # to the tensor; a later change of the shared settings (another page, a shared URL) must
+    # win when per-group is picked, not that stale value.
+    at = app(QUANTIZE)
+    settings = dict(at.session_state["qv_settings"])
+    assert settings["gran"] == "per-tensor"
+    settings["group"] = 1
+    at.session_state["qv_settings"] = settings
+    at.run()
+    at.selectbox(key="q_gran").set_value("per-group").run()
+    assert_ok(at)
+    assert _widget(at, "q_group").value == 1
+    scheme = qv.QuantScheme(bits=8, granularity=qv.PerGroup(1))
+    expected = qv.error_metrics(EXAMPLE_T, qv.quantize(EXAMPLE_T, scheme).dequantize())
+    assert float(metrics(at)["MSE"]) == pytest.approx(expected["mse"], rel=1e-3, abs=1e-9)
