@@ -1,28 +1,10 @@
 """Streamlit widgets and state for the quantviz dashboard: the only part of quantviz that imports
-streamlit. Pages import from here; the core stays usable from notebooks and scripts."""
+streamlit. Pages import from here; the core stays usable from notebooks and scripts.
 
-from quantviz.ui.state import (
-    EXAMPLE,
-    EXAMPLE_NAME,
-    CurrentTensor,
-    current,
-    example_tensor,
-    get_current_tensor,
-    page_setup,
-    render_sidebar_nav,
-    scheme_controls,
-    set_current_tensor,
-)
+The names are those of the shared-state contract in :mod:`quantviz.ui.state`.
+"""
 
-__all__ = [
-    "EXAMPLE",
-    "EXAMPLE_NAME",
-    "CurrentTensor",
-    "current",
-    "example_tensor",
-    "get_current_tensor",
-    "page_setup",
-    "render_sidebar_nav",
-    "scheme_controls",
-    "set_current_tensor",
-]
+from quantviz.ui import state
+from quantviz.ui.state import *  # noqa: F403 - re-export the contract, listed once in state
+
+__all__ = state.__all__
