@@ -114,7 +114,9 @@ def plan(entries: Sequence[TensorEntry], include_1d: bool) -> tuple[list, list]:
         if not e.quantizable:
             skipped.append(_skip(e, e.reason or "not quantizable"))
         elif len(e.shape) == 1 and not include_1d:
-            skipped.append(_skip(e, "1-D tensor (bias or norm): pass include_1d to scan it"))
+            skipped.append(
+                _skip(e, "1-D tensor (bias or norm): not scanned unless 1-D tensors are included")
+            )
         else:
             todo.append(e)
     todo.sort(key=lambda e: natural_key(e.name))
