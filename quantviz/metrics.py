@@ -59,7 +59,7 @@ def error_metrics(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]:
     if not all(math.isfinite(v) for v in sums):
         refuse_non_finite(x)
         refuse_non_finite(x_hat)
-    return _metrics_from_sums(*sums, n=x.numel())
+    return metrics_from_sums(*sums, n=x.numel())
 
 
 def _as_float32(t: torch.Tensor, what: str) -> torch.Tensor:
@@ -92,10 +92,12 @@ def quantization_error(x: torch.Tensor, result: QuantResult) -> dict[str, float]
     sums = dequantized_error_sums(layout, x_view, result.scheme.symmetric)
     if not all(math.isfinite(v) for v in sums):
         refuse_non_finite(x_view)
-    return _metrics_from_sums(*sums, n=x.numel())
+    return metrics_from_sums(*sums, n=x.numel())
 
 
-def _metrics_from_sums(sq: float, ab: float, peak: float, sig: float, n: int) -> dict[str, float]:
+def metrics_from_sums(sq: float, ab: float, peak: float, sig: float, n: int) -> dict[str, float]:
+    """The :func:`error_metrics` mapping from running totals over ``n`` elements:
+    ``sq`` = Σ(x̂ − x)², ``ab`` = Σ|x̂ − x|, ``peak`` = max|x̂ − x|, ``sig`` = Σx²."""
     err_l2, sig_l2 = math.sqrt(sq), math.sqrt(sig)
     mse, mae, signal_power = sq / n, ab / n, sig / n
     if err_l2 == 0.0:

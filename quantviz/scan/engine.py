@@ -1,9 +1,8 @@
 """Quantization error of one tensor under several schemes, streamed in row chunks.
 
-:func:`quantviz.quantize` on a whole 4096×4096 matrix allocates several full-size temporaries
-and runs at a few hundred MB/s on two cores, because every pass goes to main memory. A scan
-instead walks the tensor in chunks of whole rows (about 4 MB, so the temporaries stay in cache)
-and keeps only running totals: Σ(x − x̂)², Σ|x − x̂|, max|x − x̂| and Σx². The reconstruction of
+A scan keeps no integers and no reconstructions: it walks the tensor once, in chunks of whole
+rows (about 4 MB, so the temporaries stay in cache), for all the schemes together, and keeps only
+running totals: Σ(x − x̂)², Σ|x − x̂|, max|x − x̂| and Σx². The reconstruction of
 every element is bit-identical to ``quantize(x, scheme).dequantize()``: scales come from the same
 functions of :mod:`quantviz.ranges`, and the arithmetic is the same division, rounding, clamping
 and multiplication in the same order.
@@ -29,13 +28,12 @@ from dataclasses import dataclass
 import torch
 
 from quantviz.granularity import PerBlock, PerChannel, PerGroup, PerTensor, num_blocks, to_blocks
-from quantviz.metrics import sqnr_db
+from quantviz.kernels import CHUNK_ELEMENTS as CPU_CHUNK_ELEMENTS
+from quantviz.metrics import metrics_from_sums
 from quantviz.quantize import refuse_non_finite
 from quantviz.ranges import block_range, mse_search, scale_zero_point
 from quantviz.scheme import QuantScheme
 
-CPU_CHUNK_ELEMENTS = 2**20
-"""Elements per chunk on the CPU: 4 MB of float32, so a chunk and its temporaries stay in cache."""
 CUDA_CHUNK_ELEMENTS = 2**26
 """Elements per chunk on a GPU, where launches cost more than memory."""
 
@@ -65,23 +63,7 @@ class ErrorTotals:
 
     def metrics(self) -> dict[str, float]:
         """The same keys and edge cases as :func:`quantviz.error_metrics`."""
-        mse = self.sse / self.numel
-        signal_power = self.signal / self.numel
-        if self.sse == 0.0:
-            rel = 0.0
-        elif self.signal == 0.0:
-            rel = math.inf
-        else:
-            rel = math.sqrt(self.sse) / math.sqrt(self.signal)
-        return {
-            "mse": mse,
-            "rmse": math.sqrt(mse),
-            "mae": self.sae / self.numel,
-            "max_abs_error": self.max_abs,
-            "sqnr_db": sqnr_db(signal_power, mse),
-            "signal_power": signal_power,
-            "rel_error": rel,
-        }
+        return metrics_from_sums(self.sse, self.sae, self.max_abs, self.signal, self.numel)
 
 
 class _Acc:
@@ -123,23 +105,6 @@ def _local_align(scheme: QuantScheme, ndim: int) -> int | None:
     return None
 
 
-def _full_range(
-    data: torch.Tensor, valid: torch.Tensor | None, scheme: QuantScheme
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`quantviz.ranges.block_range` for absmax/minmax, with separate ``amin``/``amax``
-    (``torch.aminmax`` along a dim is ~20× slower on the CPU). Same values: min, max, and for
-    symmetric schemes ``a = max(-min, max)``."""
-    if valid is not None:
-        lo = data.masked_fill(~valid, math.inf).amin(dim=1, keepdim=True)
-        hi = data.masked_fill(~valid, -math.inf).amax(dim=1, keepdim=True)
-    else:
-        lo, hi = data.amin(dim=1, keepdim=True), data.amax(dim=1, keepdim=True)
-    if scheme.symmetric:
-        a = torch.maximum(-lo, hi)
-        return -a, a
-    return lo, hi
-
-
 def _reconstruction_error(
     data: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
 ) -> torch.Tensor:
@@ -156,10 +121,7 @@ def _reconstruction_error(
 def _local_error(x: torch.Tensor, scheme: QuantScheme) -> torch.Tensor:
     """Reconstruction error of ``x`` (a chunk, or the whole tensor) with ranges from ``x``."""
     blocks = to_blocks(x, scheme.granularity)
-    if scheme.range_method in ("percentile", "mse"):
-        r_min, r_max = block_range(blocks.data, blocks.valid, scheme)
-    else:
-        r_min, r_max = _full_range(blocks.data, blocks.valid, scheme)
+    r_min, r_max = block_range(blocks.data, blocks.valid, scheme)
     if scheme.range_method == "mse":
         scale, zero_point = mse_search(blocks.data, blocks.valid, r_min, r_max, scheme)
     else:

@@ -18,8 +18,6 @@ TENSOR_COLUMNS = ["name", "shape", "dtype", "params", "note"]
 ONE_D_NOTE = "1-D: scanned with 'include 1-D'"
 """The note of a quantizable 1-D tensor (biases, norms): a scan skips it unless asked."""
 
-"""Scan metrics where a larger value is better; every other one is an error (lower is better)."""
-
 
 def tensor_table(entries: Iterable[TensorEntry]) -> pd.DataFrame:
     """A checkpoint's tensors for people, one row each in file (model) order.
