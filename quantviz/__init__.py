@@ -28,6 +28,7 @@ from quantviz.inputs import (
 from quantviz.metrics import error_metrics, quantization_error
 from quantviz.quantize import (
     QuantResult,
+    clipped_count,
     clipped_mask,
     dequantize,
     quantize,
@@ -50,6 +51,7 @@ __all__ = [
     "QuantScheme",
     "TensorEntry",
     "bits_per_element",
+    "clipped_count",
     "clipped_mask",
     "compare",
     "dequantize",

@@ -244,3 +244,35 @@ def clipped_mask(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
     zp = expand_to_elements(result.zero_point.to(torch.float32), x.shape, scheme.granularity)
     level = x.to(torch.float32) / scale + zp
     return (level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)
+
+
+def _grid_to_block_order(blocks: Blocks, param: torch.Tensor) -> torch.Tensor:
+    """A per-block parameter in the API's grid shape, reordered to the ``(num_blocks, 1)`` rows
+    of ``blocks`` (the inverse of ``blocks.params_to_grid``, found from that mapping itself)."""
+    n = blocks.data.shape[0]
+    ids = blocks.params_to_grid(torch.arange(n, device=param.device).reshape(n, 1)).reshape(-1)
+    out = torch.empty(n, dtype=param.dtype, device=param.device)
+    out[ids] = param.reshape(-1)
+    return out.reshape(n, 1)
+
+
+def clipped_count(x: torch.Tensor, result: QuantResult) -> int:
+    """How many elements of ``x`` were clamped at the grid's edges.
+
+    Equal to ``int(clipped_mask(x, result).sum())``, but computed in the block layout, so the
+    scales and zero-points are never expanded to one value per element.
+
+    Args:
+        x: the tensor that was quantized into ``result``.
+        result: the outcome of :func:`quantize` on ``x``.
+
+    Returns:
+        The number of clipped elements.
+    """
+    scheme = result.scheme
+    blocks = to_blocks(x.to(torch.float32), scheme.granularity)
+    scale = _grid_to_block_order(blocks, result.scale)
+    zp = _grid_to_block_order(blocks, result.zero_point.to(torch.float32))
+    level = blocks.data / scale + zp
+    # Pads are NaN and compare False either way, so they never count.
+    return int(((level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)).sum())

@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import quantviz as qv
 from tests.helpers import reference_quantize
@@ -245,3 +247,49 @@ def test_given_parameters_are_checked(scale, message) -> None:
         qv.quantize_with_params(x, scale, zero_point, scheme)
     with pytest.raises(ValueError, match=message):
         qv.dequantize(res.q, scale, zero_point, scheme)
+
+
+@st.composite
+def quantized(draw) -> tuple[torch.Tensor, qv.QuantResult]:
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=2, max_size=3)))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    x = torch.randn(shape, generator=gen) * 10 ** draw(st.integers(-2, 2))
+    gran = draw(
+        st.sampled_from(
+            [
+                qv.PerTensor(),
+                qv.PerChannel(0),
+                qv.PerGroup(4),
+                qv.PerGroup(3, dim=0),
+                qv.PerBlock(2, 3),
+            ]
+        )
+    )
+    scheme = qv.QuantScheme(
+        bits=draw(st.integers(2, 8)),
+        symmetric=draw(st.booleans()),
+        granularity=gran,
+        range_method=draw(st.sampled_from([None, "percentile"])),
+        percentile=90.0,
+    )
+    return x, qv.quantize(x, scheme)
+
+
+@settings(max_examples=80, deadline=None)
+@given(quantized())
+def test_clipped_count_matches_clipped_mask(case) -> None:
+    x, res = case
+    assert qv.clipped_count(x, res) == int(qv.clipped_mask(x, res).sum())
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+def test_clipped_count_counts_outliers_past_a_percentile_clip(granularity) -> None:
+    # Ragged shapes (7 x 10) leave padded blocks for per-group / per-block; the pads never count.
+    x = torch.randn(7, 10, generator=torch.Generator().manual_seed(0))
+    x[3, 4], x[6, 9] = 50.0, -80.0
+    res = qv.quantize(
+        x, qv.QuantScheme(bits=4, granularity=granularity, range_method="percentile", percentile=80)
+    )
+    count = qv.clipped_count(x, res)
+    assert count == int(qv.clipped_mask(x, res).sum())
+    assert count >= 2  # both planted outliers lie beyond an 80th-percentile range

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from quantviz.granularity import Blocks, PerChannel, to_blocks
+from quantviz.granularity import PerChannel
 from quantviz.metrics import error_metrics, quantization_error
 from quantviz.quantize import QuantResult
 
@@ -184,29 +184,6 @@ def title_metrics(x: torch.Tensor, reconstruction: torch.Tensor | QuantResult) -
     if isinstance(reconstruction, QuantResult):
         return quantization_error(x, reconstruction)
     return error_metrics(x, reconstruction)
-
-
-def grid_to_block_order(blocks: Blocks, param: torch.Tensor) -> torch.Tensor:
-    """A per-block parameter in the API's grid shape, reordered to the ``(num_blocks, 1)`` rows
-    of ``blocks`` (the inverse of ``blocks.params_to_grid``, found from that mapping itself)."""
-    n = blocks.data.shape[0]
-    ids = blocks.params_to_grid(torch.arange(n, device=param.device).reshape(n, 1)).reshape(-1)
-    out = torch.empty(n, dtype=param.dtype, device=param.device)
-    out[ids] = param.reshape(-1)
-    return out.reshape(n, 1)
-
-
-def count_clipped(x: torch.Tensor, result: QuantResult) -> int:
-    """How many elements of ``x`` were clamped at the grid's edges: the count of
-    :func:`quantviz.clipped_mask`, computed in the block layout without expanding the scales to
-    every element."""
-    scheme = result.scheme
-    blocks = to_blocks(x.to(torch.float32), scheme.granularity)
-    scale = grid_to_block_order(blocks, result.scale)
-    zp = grid_to_block_order(blocks, result.zero_point.to(torch.float32))
-    level = blocks.data / scale + zp
-    # Pads are NaN and compare False either way, so they never count.
-    return int(((level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)).sum())
 
 
 def link_axes(fig: go.Figure) -> None:

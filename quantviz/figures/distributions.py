@@ -9,7 +9,6 @@ import torch
 from quantviz.figures._common import (
     check_bins,
     check_pair,
-    count_clipped,
     histogram,
     level_stride,
     title_metrics,
@@ -17,7 +16,7 @@ from quantviz.figures._common import (
     widest_block_grid,
 )
 from quantviz.figures._style import ACCENT, CLIP_COLOR, CLIP_FILL, LEVEL_COLOR, base_layout, fmt
-from quantviz.quantize import QuantResult
+from quantviz.quantize import QuantResult, clipped_count
 
 # Drawing every level of an 8-bit grid over a 100-bin histogram would grey it out.
 MAX_LEVEL_LINES = 64
@@ -124,7 +123,7 @@ def histogram_with_grid(
     if x_hi > grid.rep_max + half:
         fig.add_vrect(x0=grid.rep_max, x1=x_hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
 
-    n_clip = count_clipped(x, result)
+    n_clip = clipped_count(x, result)
     share = n_clip / x.numel()
     note = (
         f"{grid.label}: step {fmt(grid.scale)}, zero point {grid.zero_point}; "

@@ -26,7 +26,7 @@ def _quantize(token: str, scheme_key: str, _x: torch.Tensor, _scheme: qv.QuantSc
     x_hat = result.dequantize()
     metrics: dict[str, float] = qv.error_metrics(_x, x_hat)
     metrics["bits_per_element"] = qv.bits_per_element(_x.shape, _scheme)
-    metrics["clipped"] = int(qv.clipped_mask(_x, result).sum())
+    metrics["clipped"] = qv.clipped_count(_x, result)
     return result, x_hat, metrics
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import quantviz as qv
 from quantviz.figures import error_histogram, histogram_with_grid
-from quantviz.figures._common import count_clipped
 
 
 def trace(fig, prefix: str):
@@ -129,36 +126,3 @@ def test_error_histogram_without_result_has_no_bound(normal):
 def test_error_histogram_refuses_mismatched_shapes(normal):
     with pytest.raises(ValueError, match="shape mismatch"):
         error_histogram(normal, normal[:, :-1])
-
-
-@st.composite
-def quantized(draw):
-    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=2, max_size=3)))
-    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
-    x = torch.randn(shape, generator=gen) * 10 ** draw(st.integers(-2, 2))
-    gran = draw(
-        st.sampled_from(
-            [
-                qv.PerTensor(),
-                qv.PerChannel(0),
-                qv.PerGroup(4),
-                qv.PerGroup(3, dim=0),
-                qv.PerBlock(2, 3),
-            ]
-        )
-    )
-    scheme = qv.QuantScheme(
-        bits=draw(st.integers(2, 8)),
-        symmetric=draw(st.booleans()),
-        granularity=gran,
-        range_method=draw(st.sampled_from([None, "percentile"])),
-        percentile=90.0,
-    )
-    return x, qv.quantize(x, scheme)
-
-
-@settings(max_examples=80, deadline=None)
-@given(quantized())
-def test_block_layout_clip_count_matches_clipped_mask(case):
-    x, res = case
-    assert count_clipped(x, res) == int(qv.clipped_mask(x, res).sum())
