@@ -9,8 +9,7 @@ import pandas as pd
 import torch
 
 from quantviz.granularity import num_blocks
-from quantviz.metrics import quantization_error
-from quantviz.quantize import QuantResult, check_input, quantize
+from quantviz.quantize import check_input
 from quantviz.scheme import QuantScheme
 
 COMPARE_COLUMNS = [
@@ -48,11 +47,16 @@ def bits_per_element(
     return scheme.bits + blocks * (scale_bits + zero_point_bits) / numel
 
 
-def scheme_row(x: torch.Tensor, result: QuantResult, scale_bits: int = 16) -> dict[str, object]:
-    """One comparison row: ``x`` quantized as ``result`` (never materializing x_hat)."""
-    scheme = result.scheme
-    metrics = quantization_error(x, result)
-    bpe = bits_per_element(x.shape, scheme, scale_bits)
+def scheme_row(
+    shape: tuple[int, ...] | torch.Size,
+    scheme: QuantScheme,
+    metrics: dict[str, float],
+    scale_bits: int = 16,
+) -> dict[str, object]:
+    """One comparison row (the ``COMPARE_COLUMNS``) for ``scheme`` on a tensor of ``shape``,
+    given its :func:`quantviz.error_metrics`-style ``metrics``. The checkpoint scan builds its
+    rows from this too."""
+    bpe = bits_per_element(shape, scheme, scale_bits)
     return {
         "scheme": scheme.label(),
         "bits": scheme.bits,
@@ -60,7 +64,7 @@ def scheme_row(x: torch.Tensor, result: QuantResult, scale_bits: int = 16) -> di
         "granularity": scheme.granularity.label(),
         "range_method": scheme.range_method,
         **{k: metrics[k] for k in ("mse", "rmse", "mae", "max_abs_error", "sqnr_db", "rel_error")},
-        "num_scales": num_blocks(x.shape, scheme.granularity),
+        "num_scales": num_blocks(shape, scheme.granularity),
         "bits_per_element": bpe,
         "compression_ratio": 32.0 / bpe,
     }
@@ -79,5 +83,30 @@ def compare(x: torch.Tensor, schemes: Sequence[QuantScheme], scale_bits: int = 1
         A DataFrame with one row per scheme and the columns of ``COMPARE_COLUMNS``.
     """
     x = check_input(x)
-    rows = [scheme_row(x, quantize(x, s), scale_bits) for s in schemes]
-    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    return pd.DataFrame(
+        [
+            scheme_row(x.shape, s, m, scale_bits)
+            for s, m in zip(schemes, scheme_metrics(x, schemes), strict=True)
+        ],
+        columns=COMPARE_COLUMNS,
+    )
+
+
+def scheme_metrics(x: torch.Tensor, schemes: Sequence[QuantScheme]) -> list[dict[str, float]]:
+    """The :func:`quantviz.error_metrics` of ``x`` under each scheme, all measured in one
+    streamed pass over ``x`` (the checkpoint scan's engine): no integers or reconstructions are
+    kept, and Σx² is computed once, not once per scheme.
+
+    Raises:
+        ValueError: for non-finite ``x`` or a scheme whose granularity does not fit it.
+    """
+    # Imported here: quantviz.scan builds its rows with scheme_row, so a module-level import
+    # would be circular.
+    from quantviz.scan.engine import tensor_errors
+
+    metrics = []
+    for totals in tensor_errors(check_input(x), schemes):
+        if isinstance(totals, str):
+            raise ValueError(totals)
+        metrics.append(totals.metrics())
+    return metrics

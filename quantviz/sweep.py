@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import torch
 
-from quantviz.compare import COMPARE_COLUMNS, scheme_row
+from quantviz.compare import COMPARE_COLUMNS, scheme_metrics, scheme_row
 from quantviz.granularity import Granularity, PerBlock, PerChannel, PerGroup, PerTensor
 from quantviz.metrics import ideal_sqnr_db
-from quantviz.quantize import check_input, quantize
+from quantviz.quantize import check_input
 from quantviz.scheme import QuantScheme, parse_granularity
 
 SWEEP_COLUMNS = [*COMPARE_COLUMNS, "ideal_sqnr_db"]
@@ -97,14 +97,14 @@ def sweep_bits(
     syms = list(dict.fromkeys(bool(s) for s in symmetric))
     if not syms:
         raise ValueError("symmetric is empty: give (True,), (False,) or (True, False)")
-    rows = []
-    for gran in grans:
-        for sym in syms:
-            for b in widths:
-                scheme = QuantScheme(
-                    bits=b, symmetric=sym, granularity=gran, range_method=range_method
-                )
-                row = scheme_row(x, quantize(x, scheme), scale_bits)
-                row["ideal_sqnr_db"] = ideal_sqnr_db(b)
-                rows.append(row)
+    schemes = [
+        QuantScheme(bits=b, symmetric=sym, granularity=gran, range_method=range_method)
+        for gran in grans
+        for sym in syms
+        for b in widths
+    ]
+    rows = [
+        {**scheme_row(x.shape, s, m, scale_bits), "ideal_sqnr_db": ideal_sqnr_db(s.bits)}
+        for s, m in zip(schemes, scheme_metrics(x, schemes), strict=True)
+    ]
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)

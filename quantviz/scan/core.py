@@ -10,8 +10,7 @@ from pathlib import PurePath
 import pandas as pd
 import torch
 
-from quantviz.compare import COMPARE_COLUMNS, bits_per_element
-from quantviz.granularity import num_blocks
+from quantviz.compare import COMPARE_COLUMNS, scheme_row
 from quantviz.inputs.checkpoint import TensorEntry, open_checkpoint
 from quantviz.inputs.errors import InputError, check_finite
 from quantviz.scan.engine import tensor_errors
@@ -217,21 +216,12 @@ def _row(
     metrics: dict[str, float],
     scale_bits: int,
 ) -> dict[str, object]:
-    bpe = bits_per_element(entry.shape, scheme, scale_bits)
     return {
         "name": entry.name,
         "shape": shape_text(entry.shape),
         "dtype": entry.dtype,
         "params": entry.numel,
-        "scheme": scheme.label(),
-        "bits": scheme.bits,
-        "symmetric": scheme.symmetric,
-        "granularity": scheme.granularity.label(),
-        "range_method": scheme.range_method,
-        **{k: metrics[k] for k in ("mse", "rmse", "mae", "max_abs_error", "sqnr_db", "rel_error")},
-        "num_scales": num_blocks(entry.shape, scheme.granularity),
-        "bits_per_element": bpe,
-        "compression_ratio": 32.0 / bpe,
+        **scheme_row(entry.shape, scheme, metrics, scale_bits),
         "signal_power": metrics["signal_power"],
         "layer": layer,
     }
