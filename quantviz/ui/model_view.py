@@ -9,6 +9,7 @@ file yet, no scan yet) end the run with ``st.stop()`` after saying what is missi
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,7 @@ import streamlit as st
 
 import quantviz.inputs as qv_inputs
 from quantviz import model_folder as mf
-from quantviz.figures.model import METRIC_TITLES, layer_scheme_heatmap, sqnr_by_layer
+from quantviz.figures.model import METRIC_TITLES
 from quantviz.inputs import InputError, open_checkpoint
 from quantviz.scan import (
     DEFAULT_SCAN_SCHEMES,
@@ -33,6 +34,7 @@ from quantviz.scan import (
     tensor_table,
 )
 from quantviz.scheme import QuantScheme, parse_scheme
+from quantviz.ui import cache
 from quantviz.ui import model_memory as mem
 from quantviz.ui.controls import FIELDS
 from quantviz.ui.model_memory import CheckpointSource
@@ -58,6 +60,7 @@ PAGES = {"Quantize": "pages/1_Quantize.py", "Compare": "pages/2_Compare.py"}
 QUANTIZE_KEYS = "q"  # the Quantize page's scheme_controls key prefix
 WORST_COLOR = "rgba(214, 39, 40, 0.35)"
 _ENTRIES, _RESULT = "_model_entries", "_model_result"
+_SCAN_ID = "scan_id"  # key in the scan table's attrs: the source id and one id per scan
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -226,6 +229,9 @@ def scan_button(src: CheckpointSource, schemes: list[QuantScheme], include_1d: b
         st.error(str(e))
         st.stop()
     bar.empty()
+    # Names this scan (a rescan of the same file may differ: other schemes, 'Include 1-D'), so
+    # the charts can be cached across reruns instead of rebuilt on every widget change.
+    table.attrs[_SCAN_ID] = f"{src.id}:{uuid.uuid4().hex}"
     st.session_state[_RESULT] = (src.id, table)
 
 
@@ -305,18 +311,26 @@ def layer_table_section(table: pd.DataFrame) -> str:
     )
     st.download_button(
         "Download the full table (CSV)",
-        table.to_csv(index=False),
+        # Built only when clicked, not on every rerun; "ignore" keeps the click from rerunning.
+        lambda: table.to_csv(index=False),
         file_name="quantviz-scan.csv",
         mime="text/csv",
         key="model_download",
+        on_click="ignore",
     )
     return metric
 
 
 def layer_charts(table: pd.DataFrame, metric: str) -> None:
     """SQNR along the model, the layer × scheme heatmap of ``metric``, and what was skipped."""
-    show_figure(sqnr_by_layer(table), key="model_sqnr_chart")
-    show_figure(layer_scheme_heatmap(table, metric), key="model_heatmap")
+    scan_id = table.attrs[_SCAN_ID]
+    show_figure(
+        cache.figure("sqnr_by_layer", f"model-sqnr:{scan_id}", table), key="model_sqnr_chart"
+    )
+    show_figure(
+        cache.figure("layer_scheme_heatmap", f"model-heatmap:{scan_id}:{metric}", table, metric),
+        key="model_heatmap",
+    )
     skipped = table.attrs.get("skipped", [])
     if skipped:
         with st.expander(f"Skipped ({len(skipped)})"):
