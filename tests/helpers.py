@@ -40,16 +40,18 @@ def _block_index_lists(shape: tuple[int, ...], gran: qv.Granularity) -> list[lis
 
 def reference_quantize(
     x: torch.Tensor, scheme: qv.QuantScheme
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The notebook's formulas, one block at a time, in float32. Full-range methods only.
 
     Returns:
-        (q as int64, per-element scale) so callers can compare without caring about grid shapes.
+        (q as int64, per-element scale, per-element zero point) so callers can compare without
+        caring about grid shapes.
     """
     assert scheme.range_method in ("absmax", "minmax")
     x = x.to(torch.float32)
     q = torch.zeros(x.shape, dtype=torch.int64)
     scale_map = torch.zeros(x.shape, dtype=torch.float32)
+    zero_point_map = torch.zeros(x.shape, dtype=torch.float32)
     for indices in _block_index_lists(tuple(x.shape), scheme.granularity):
         values = torch.stack([x[i] for i in indices])
         if scheme.symmetric:
@@ -71,7 +73,8 @@ def reference_quantize(
             level = torch.round(x[i] / scale + zero_point).clamp(scheme.q_min, scheme.q_max)
             q[i] = int(level)
             scale_map[i] = scale
-    return q, scale_map
+            zero_point_map[i] = zero_point
+    return q, scale_map, zero_point_map
 
 
 def mse(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -29,6 +29,15 @@ def test_quantize_per_channel_matches(axis, symmetric) -> None:
     x = _data(axis + 2 * symmetric)
     scheme = qv.QuantScheme(bits=8, symmetric=symmetric, granularity=qv.PerChannel(axis))
     res = qv.quantize(x, scheme)
+    # The parameters handed to PyTorch are checked independently first, from the formulas.
+    other = 1 - axis
+    lo = x.amin(dim=other, keepdim=True).clamp(max=0)
+    hi = x.amax(dim=other, keepdim=True).clamp(min=0)
+    expected_scale = torch.maximum(-lo, hi) / 127 if symmetric else (hi - lo) / 255
+    torch.testing.assert_close(res.scale, expected_scale, rtol=1e-6, atol=0)
+    if not symmetric:
+        expected_zp = torch.round(-128 - lo / expected_scale).clamp(-128, 127)
+        assert torch.equal(res.zero_point.to(torch.float32), expected_zp)
     ours = res.q.to(torch.int32)
     theirs = (
         torch.quantize_per_channel(
