@@ -19,9 +19,10 @@ import torch
 
 import quantviz as qv
 from quantviz.inputs import generate
+from quantviz.inputs.generate import NOTEBOOK_EXAMPLE
 from quantviz.quantize import check_input, refuse_non_finite
 
-EXAMPLE = [[191.6, -13.5, 728.6], [92.14, 295.5, -184.0], [0.0, 684.6, 245.5]]
+EXAMPLE = NOTEBOOK_EXAMPLE  # one definition of the notebook's 3×3 matrix, in quantviz.inputs
 EXAMPLE_NAME = "notebook 3×3 example"
 MAX_DIMS = 4
 
