@@ -9,6 +9,7 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 import quantviz as qv
+from quantviz.metrics import higher_is_better
 
 _SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _SAVED = "cmp_saved"
@@ -24,8 +25,10 @@ COLUMNS = {
     "bits_per_element": ("Bits / element", "{:.3f}"),
     "compression_ratio": ("Compression ×", "{:.2f}"),
 }
-LOWER_IS_BETTER = ["MSE", "MAE", "Max error", "Scales stored", "Bits / element"]
-HIGHER_IS_BETTER = ["SQNR (dB)", "Compression ×"]
+# Which shown columns count as better when higher, from the core's one list of such metrics;
+# every other column with a number format is an error or a cost (the label column has none).
+HIGHER_IS_BETTER = [name for col, (name, f) in COLUMNS.items() if f and higher_is_better(col)]
+LOWER_IS_BETTER = [name for col, (name, f) in COLUMNS.items() if f and not higher_is_better(col)]
 # Visible on light and dark backgrounds alike.
 BEST = "font-weight: 700; background-color: rgba(34, 197, 94, 0.28)"
 
