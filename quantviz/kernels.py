@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from quantviz.granularity import Granularity, PerChannel, PerGroup, PerTensor
-from quantviz.ranges import block_min_max, scale_zero_point
+from quantviz.ranges import block_range, scale_zero_point
 from quantviz.scheme import QuantScheme
 
 # Elements per slice: 2^20 float32 = 4 MB, so a slice and its scratch buffer stay in a server
@@ -131,13 +131,33 @@ def quantize_layout(
     )
     zp = None if symmetric else layout.zero_point.to(torch.float32)
     for rows in row_slices(data):
-        buf = scratch[: rows.stop - rows.start]
-        torch.div(data[rows], _param_slice(layout.scale, rows), out=buf)
-        if zp is not None:
-            buf.add_(_param_slice(zp, rows))
-        buf.round_().clamp_(q_min, q_max)
-        out[rows].copy_(buf)  # exact: the values are already whole numbers in range
+        _quantize_slice(
+            data[rows],
+            _param_slice(layout.scale, rows),
+            None if zp is None else _param_slice(zp, rows),
+            q_min,
+            q_max,
+            scratch[: rows.stop - rows.start],
+            out[rows],
+        )
     return layout.restore(out)
+
+
+def _quantize_slice(
+    data: torch.Tensor,
+    scale: torch.Tensor,
+    zero_point: torch.Tensor | None,
+    q_min: int,
+    q_max: int,
+    buf: torch.Tensor,
+    out: torch.Tensor,
+) -> None:
+    """``out = clamp(round(data / scale + zero_point))`` through the float32 scratch ``buf``."""
+    torch.div(data, scale, out=buf)
+    if zero_point is not None:
+        buf.add_(zero_point)
+    buf.round_().clamp_(q_min, q_max)
+    out.copy_(buf)  # exact: the values are already whole numbers in range
 
 
 def quantize_rows_fused(
@@ -155,27 +175,27 @@ def quantize_rows_fused(
     out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
     scales = torch.empty((data.shape[0], 1), dtype=torch.float32, device=data.device)
     zero_points = torch.empty_like(scales)
-    rows_per_slice = max(1, _FUSED_ELEMENTS // data.shape[1])
     scratch = torch.empty(
-        (min(data.shape[0], rows_per_slice), data.shape[1]), dtype=torch.float32, device=data.device
+        (min(data.shape[0], _rows_per_slice(data)), data.shape[1]),
+        dtype=torch.float32,
+        device=data.device,
     )
     finite = True
-    for start in range(0, data.shape[0], rows_per_slice):
-        rows = slice(start, min(data.shape[0], start + rows_per_slice))
+    for rows in row_slices(data):
         part = data[rows]
-        lo, hi = block_min_max(part, None)
-        if scheme.symmetric:
-            hi = torch.maximum(-lo, hi)
-            lo = -hi
+        lo, hi = block_range(part, None, scheme)
         finite = finite and bool((torch.isfinite(lo) & torch.isfinite(hi)).all())
         scale, zp = scale_zero_point(lo, hi, scheme)
         scales[rows], zero_points[rows] = scale, zp
-        buf = scratch[: rows.stop - rows.start]
-        torch.div(part, scale, out=buf)
-        if not scheme.symmetric:
-            buf.add_(zp)
-        buf.round_().clamp_(scheme.q_min, scheme.q_max)
-        out[rows].copy_(buf)
+        _quantize_slice(
+            part,
+            scale,
+            None if scheme.symmetric else zp,
+            scheme.q_min,
+            scheme.q_max,
+            scratch[: rows.stop - rows.start],
+            out[rows],
+        )
     return out, scales, zero_points, finite
 
 
@@ -188,12 +208,8 @@ def fused_rows_apply(data: torch.Tensor, valid: torch.Tensor | None, scheme: Qua
         and data.device.type == "cpu"
         and data.is_contiguous()
         and data.shape[0] > 1
-        and data.shape[1] <= _FUSED_ELEMENTS
+        and data.shape[1] <= CHUNK_ELEMENTS
     )
-
-
-# The fused pass uses the same slice size.
-_FUSED_ELEMENTS = 1 << 20
 
 
 def dequantize_layout(layout: Layout, symmetric: bool) -> torch.Tensor:
