@@ -44,5 +44,5 @@ def test_choosing_nothing_explains_instead_of_failing(app):
     at = app(BIT_WIDTH)
     at.multiselect(key="bw_sym").set_value([]).run()
     assert not at.exception
-    assert at.info
+    assert [i.value for i in at.info] == ["Pick at least one granularity and one mapping."]
     assert "bw_chart" not in charts(at)

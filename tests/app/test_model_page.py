@@ -56,7 +56,7 @@ def scanned(data: bytes | None = None, **widgets) -> AppTest:
 def test_without_a_checkpoint_the_page_asks_for_one() -> None:
     at = start(MODEL)
     assert_ok(at)
-    assert at.file_uploader(key="model_upload") is not None
+    assert at.file_uploader(key="model_upload").label == "Checkpoint"
     assert any("Upload a checkpoint" in i.value for i in at.info)
     assert not [r for r in at.radio if r.key == "model_source"]  # no folder option by default
 
@@ -225,7 +225,8 @@ def test_a_misconfigured_model_folder_warns_and_upload_still_works(tmp_path, mon
     at = start(MODEL)
     assert not at.exception
     assert any("not a folder" in w.value for w in at.warning)
-    assert at.file_uploader(key="model_upload") is not None
+    assert at.file_uploader(key="model_upload").label == "Checkpoint"
+    assert any("Upload a checkpoint" in i.value for i in at.info)
 
 
 def test_full_table_download_is_offered() -> None:
