@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import quantviz as qv
-from quantviz.granularity import effective_note
+from quantviz.granularity import effective_note, num_blocks
 
 
 @pytest.mark.parametrize(
@@ -110,12 +110,14 @@ def test_same_as_is_true(rows, cols, granularity):
 
 @settings(max_examples=150, deadline=None)
 @given(rows=st.integers(1, 8), cols=st.integers(1, 8), granularity=granularities)
-def test_a_note_means_fewer_scales_than_the_size_promises(rows, cols, granularity):
+def test_a_note_appears_exactly_when_the_size_does_not_fit(rows, cols, granularity):
     # Silence means the size fits: a group shorter than its line, a tile smaller both ways.
     note = effective_note((rows, cols), granularity)
     if isinstance(granularity, qv.PerGroup):
         length = cols if granularity.dim % 2 == 1 else rows
         assert (note is None) == (granularity.group_size < length)
+        if note is not None:  # one group per line: as many scales as lines, not length / size
+            assert num_blocks((rows, cols), granularity) == rows * cols // length
     elif isinstance(granularity, qv.PerBlock):
         fits = granularity.rows < rows and granularity.cols < cols
         assert (note is None) == fits
