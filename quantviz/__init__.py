@@ -4,6 +4,10 @@ The core (everything importable from here) never imports streamlit, so it works 
 notebook, a script or the dashboard. Only :mod:`quantviz.ui` touches streamlit.
 """
 
+# The one place the version is written: pyproject.toml reads it (setuptools' attr:) for the
+# wheel's metadata and ``quantviz --version`` prints it.
+__version__ = "0.1.0"
+
 from quantviz.compare import bits_per_element, compare
 from quantviz.granularity import (
     Granularity,
