@@ -1,4 +1,6 @@
-"""Command line: ``python -m quantviz scan CHECKPOINT`` and ``python -m quantviz compare FILE``.
+"""Command line: ``quantviz scan CHECKPOINT``, ``quantviz compare FILE``, ``quantviz app``.
+
+The ``quantviz`` console script and ``python -m quantviz`` both run :func:`main`.
 
 Exit codes: 0 done, 2 usage error (bad option or scheme name, ambiguous tensor), 3 input error
 (missing, unreadable or corrupted file, unknown tensor, unwritable output), 4 nothing to quantize.
@@ -18,6 +20,8 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from quantviz import __version__
+from quantviz.app_launcher import run_app
 from quantviz.compare import compare
 from quantviz.granularity import num_blocks
 from quantviz.inputs.checkpoint import open_checkpoint
@@ -83,12 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``quantviz`` argument parser with its ``scan`` and ``compare`` commands."""
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="python -m quantviz",
+        prog="quantviz",
         description="See what linear quantization does to tensors and whole checkpoints.",
         epilog=SCHEME_HELP,
         formatter_class=fmt,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{scan,compare}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{scan,compare,app}")
     p = sub.add_parser(
         "scan",
         help="error of every layer of a checkpoint under each scheme",
@@ -150,7 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     _scheme_option(c, DEFAULT_COMPARE_SCHEMES)
     _output_options(c)
     c.set_defaults(run=run_compare)
+
+    a = sub.add_parser(
+        "app",
+        help="start the dashboard (needs the 'app' extra: streamlit)",
+        description="Start the dashboard with streamlit. Every argument after 'app' goes to\n"
+        "'streamlit run', e.g.  quantviz app --server.port 8600 --server.headless true",
+        formatter_class=fmt,
+    )
+    a.set_defaults(run=run_app_command)
     return parser
+
+
+def run_app_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """The ``app`` command: hand over to ``streamlit run`` with the arguments after ``app``."""
+    return run_app(args.streamlit_args, err)
 
 
 def _positive(text: str) -> int:
@@ -330,7 +349,11 @@ def main(
     parser = build_parser()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = parser.parse_args(argv)
+            # Only 'app' takes arguments it does not know: they are streamlit's.
+            args, extra = parser.parse_known_args(argv)
+            if extra and args.command != "app":
+                parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            args.streamlit_args = extra
     except SystemExit as e:  # argparse has printed its message (exit 2) or --help (exit 0)
         return int(e.code or 0)
     try:
