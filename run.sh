@@ -2,8 +2,9 @@
 # One entry point for newcomers and CI:
 #   bash run.sh app     set everything up, then start the dashboard (http://localhost:8501)
 #   bash run.sh test    set everything up, then lint and run the whole test suite
-# Setup is idempotent: a virtual environment in .venv, pinned packages, and Debian's Chromium
-# for the browser tests (installed with apt when missing; needs root or sudo).
+# Setup is idempotent: a virtual environment in .venv, pinned packages, quantviz itself installed
+# editable (so .venv/bin/quantviz runs this clone), and Debian's Chromium for the browser tests
+# (installed with apt when missing; needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,6 +21,10 @@ setup_python() {
   say "installing Python packages ($1)"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$1"
+  # The pins above are the dependencies; this adds the `quantviz` command, pointing at this clone.
+  # No build isolation: the setuptools that torch brings builds it offline, in seconds.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --no-build-isolation --editable .
 }
 
 setup_chromium() {
@@ -40,8 +45,7 @@ case "${1:-}" in
     setup_python requirements.txt
     say "starting quantviz on http://localhost:${PORT:-8501}"
     # headless: no first-run e-mail prompt and no attempt to open a browser on a server
-    exec "$VENV/bin/python" -m streamlit run app.py --server.port "${PORT:-8501}" \
-      --server.headless true
+    exec "$VENV/bin/quantviz" app --server.port "${PORT:-8501}" --server.headless true
     ;;
   test)
     setup_python requirements-dev.txt
