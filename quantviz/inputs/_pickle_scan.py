@@ -16,6 +16,11 @@ import pickletools
 import zipfile
 from typing import Any
 
+try:  # private, so guarded: what torch's safe loader accepts, by 'module.name'
+    from torch._weights_only_unpickler import _get_allowed_globals
+except ImportError:  # pragma: no cover - a torch without the helper
+    _get_allowed_globals = None
+
 _MAX_PICKLE_BYTES = 64 * 2**20
 _MAX_PICKLES = 5  # a legacy .pt is a few pickles in a row: magic, version, sys info, object
 _STRING_OPS = frozenset(
@@ -115,12 +120,9 @@ def _scan(data: bytes) -> tuple[set[str], int]:
 
 def _allowed_globals() -> set[str]:
     """What torch's safe loader accepts (tensor rebuilders, storages, OrderedDict, ...)."""
-    try:
-        from torch import _weights_only_unpickler as wou
-
-        return set(wou._get_allowed_globals())
-    except Exception:  # pragma: no cover - a torch without the private helper
+    if _get_allowed_globals is None:  # pragma: no cover
         return {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2"}
+    return set(_get_allowed_globals())
 
 
 def _reason(torch_message: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import struct
 import tempfile
 import zipfile
@@ -118,8 +119,6 @@ def _pt_protocol(protocol: int, legacy: bool = False) -> bytes:
 
 
 def _payload(protocol: int) -> bytes:
-    import pickle
-
     return pickle.dumps({"weight": Payload(MARKER)}, protocol=protocol)
 
 
