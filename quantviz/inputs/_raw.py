@@ -28,6 +28,7 @@ class RawEntry:
         read: returns the tensor in its original dtype; raises InputError if the data is bad.
         problem: why this tensor can never be loaded (complex, unknown dtype), or None.
         fresh: read() returns a new tensor the caller may own (else it is shared, clone it).
+        alias_of: the earlier entry holding the very same data (tied weights), or None.
     """
 
     name: str
@@ -38,6 +39,7 @@ class RawEntry:
     read: Callable[[], torch.Tensor] = field(repr=False)
     problem: str | None = None
     fresh: bool = True
+    alias_of: str | None = None
 
 
 @dataclass
@@ -61,8 +63,9 @@ def problem_for(dtype: torch.dtype) -> str | None:
     return None
 
 
-def entry_for_tensor(name: str, t: torch.Tensor) -> RawEntry:
-    """A RawEntry for a tensor already in memory (from torch.load).
+def entry_for_tensor(name: str, t: torch.Tensor, alias_of: str | None = None) -> RawEntry:
+    """A RawEntry for a tensor already in memory (from torch.load); ``alias_of`` names an
+    earlier entry that is the very same view (weights tied to another name).
 
     The tensor is detached: a saved ``nn.Parameter`` loads with ``requires_grad=True``, and
     handing that on would make every later in-place or ``out=`` operation raise.
@@ -80,4 +83,5 @@ def entry_for_tensor(name: str, t: torch.Tensor) -> RawEntry:
         read=lambda: t,
         problem=problem,
         fresh=False,
+        alias_of=alias_of,
     )

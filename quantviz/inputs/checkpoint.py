@@ -140,6 +140,19 @@ class Checkpoint:
             check_finite(out, f"Tensor '{name}'")
         return out
 
+    def _load_all(self) -> dict[str, torch.Tensor]:
+        """Every tensor, shared (not owned); a tied name reuses its twin's tensor."""
+        out: dict[str, torch.Tensor] = {}
+        for e in self.entries:
+            alias = self._raw[e.name].alias_of
+            if alias is not None and alias in out:
+                out[e.name] = out[alias]
+            else:
+                out[e.name] = self._load(e.name, check=True, own=False)
+        if not out:
+            raise InputError("The file holds no tensors.")
+        return out
+
     def close(self) -> None:
         """Release memory maps and open files. Loaded tensors stay valid."""
         if self._closed:
@@ -246,6 +259,13 @@ def load_tensors(
     Float tensors come as float32 (NaN/inf refused); integer and bool tensors keep their dtype
     so callers can see they are not quantizable. For the original dtypes, sizes and reasons use
     :func:`open_checkpoint` and its ``entries``.
+
+    Returns:
+        A non-empty dict. Names whose tensors are the very same data (tied weights) map to one
+        tensor, loaded once.
+
+    Raises:
+        InputError: anything wrong with the file; no other exception escapes for bad data.
     """
     with open_checkpoint(
         data,
@@ -254,7 +274,7 @@ def load_tensors(
         max_file_bytes=max_file_bytes,
         max_text_bytes=max_text_bytes,
     ) as ck:
-        return {e.name: ck._load(e.name, check=True, own=False) for e in ck.entries}
+        return ck._load_all()
 
 
 def _open_bytes(
@@ -272,7 +292,7 @@ def _open_bytes(
     if kind == fmt.NPZ:
         return read_npz(io.BytesIO(data), what, max_file_bytes, max_elements)
     if kind == fmt.TORCH:
-        return read_torch(data, stem, what, fmt.is_zip(head), max_file_bytes)
+        return read_torch(data, stem, what, fmt.is_zip(head), max_file_bytes, max_elements)
     return read_safetensors(data, what)
 
 
@@ -291,7 +311,7 @@ def _open_path(path: Path, limits: tuple[int, int, int]) -> RawSource:
     if kind == fmt.TORCH:
         if not fmt.is_zip(head):  # the legacy format cannot be memory mapped: read whole
             check_bytes(size, max_file_bytes, what)
-        return read_torch(path, stem, what, fmt.is_zip(head), max_file_bytes)
+        return read_torch(path, stem, what, fmt.is_zip(head), max_file_bytes, max_elements)
     if kind == fmt.NPZ:
         f = path.open("rb")
         try:

@@ -62,6 +62,38 @@ def numel_of(shape: Sequence[int]) -> int:
     return math.prod(int(d) for d in shape)
 
 
+MAX_DIMS = 64
+"""Dimensions a header may give (torch's and NumPy's own limit)."""
+
+
+def check_header_shape(shape: Sequence[object], what: str) -> None:
+    """Refuse a shape from a file header that no array could have: a dimension that is not a
+    whole number ≥ 0, more than :data:`MAX_DIMS` dimensions, or dimensions whose product
+    overflows 64 bits (even next to a 0: ``[0, 2**70]`` is still refused by torch and NumPy).
+
+    Args:
+        shape: the dimensions as the header gives them (may be any JSON or Python values).
+        what: how to name the file or tensor; the message continues "is corrupted: ...".
+    """
+    if len(shape) > MAX_DIMS:
+        raise InputError(
+            f"{what} is corrupted: its header gives {fmt_count(len(shape))} dimensions; a "
+            f"tensor has at most {MAX_DIMS}."
+        )
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise InputError(
+            f"{what} is corrupted: its header gives the shape {repr(shape)[:80]}; every "
+            "dimension must be a whole number ≥ 0."
+        )
+    if math.prod(max(int(d), 1) for d in shape) >= 2**60:  # x 8-byte items < 2**63
+        shown = fmt_shape(shape) if len(shape) <= 8 else fmt_shape(shape[:8]) + "×…"
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise InputError(
+            f"{what} is corrupted: its header gives the shape {shown}, too large for any "
+            "array to have (its dimensions multiply past 2^60)."
+        )
+
+
 def check_elements(numel: int, max_elements: int, what: str = "The tensor") -> None:
     """Refuse a tensor above the element bound, before any data is read."""
     if numel > max_elements:

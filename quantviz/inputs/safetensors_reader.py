@@ -18,7 +18,14 @@ from typing import Any
 import torch
 
 from quantviz.inputs._raw import RawEntry, RawSource, problem_for
-from quantviz.inputs.errors import FLOAT_DTYPES, InputError, dtype_name, fmt_count
+from quantviz.inputs.errors import (
+    FLOAT_DTYPES,
+    InputError,
+    check_header_shape,
+    dtype_name,
+    fmt_count,
+    fmt_shape,
+)
 
 MAX_HEADER_BYTES = 100 * 2**20  # the safetensors format's own limit
 
@@ -88,6 +95,8 @@ def read_safetensors(buf: Any, what: str = "The safetensors file") -> RawSource:
             )
         if end > prev_end:
             prev_end, prev_name = end, name
+    if not entries:
+        raise InputError(f"{what} holds no tensors.")
     order = {name: i for i, (_, name) in enumerate(spans)}
     entries.sort(key=lambda e: order[e.name])
     return RawSource(entries)
@@ -113,6 +122,7 @@ def _entry(buf: Any, name: str, info: Any, start: int, data_len: int, what: str)
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
         shown = repr(shape)[:80]  # the header may hold a huge list: name the start of it
         raise bad(f"has the invalid shape {shown} (every dimension must be a whole number ≥ 0)")
+    check_header_shape(shape, f"{what} (tensor '{name}')")
     if not (isinstance(offs, list) and len(offs) == 2 and all(_is_int(o) for o in offs)):
         raise bad("has invalid data offsets")
     begin, end = offs
@@ -130,7 +140,7 @@ def _entry(buf: Any, name: str, info: Any, start: int, data_len: int, what: str)
     itemsize = torch_dtype.itemsize
     if numel * itemsize != end - begin:
         raise bad(
-            f"has shape {list(shape_t)} of {dt} ({fmt_count(numel * itemsize)} bytes) but "
+            f"has shape {fmt_shape(shape_t)} of {dt} ({fmt_count(numel * itemsize)} bytes) but "
             f"{fmt_count(end - begin)} bytes of data"
         )
     lo, hi = start + begin, start + end

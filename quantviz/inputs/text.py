@@ -7,6 +7,15 @@ Two shapes of text are understood:
 * a bracketed literal: ``[[1, 2], [3, 4]]``, NumPy's ``array([[...]], dtype=float32)`` or
   ``print(arr)`` output, PyTorch's ``tensor([[...]])`` printout (over several lines too), or one
   bracketed row per line. The nesting gives the shape, so ``[1, 2, 3]`` is 1-D.
+
+Why parsing takes time linear in the length of the text, whatever the text: it is split by
+``str`` methods (``split``, ``strip``, ``find``, ``splitlines``), which each scan once, and by a
+walk over the brackets that looks at each character between two brackets once. The regular
+expressions left find one character (a bracket, or a comma) with lookarounds of fixed width, so
+each position of the text is tried in constant time and never revisited: there is no quantifier
+that could backtrack over a run of spaces, newlines or brackets. (Earlier versions matched the
+text around a literal with nested unbounded quantifiers, quadratic on a long run of spaces.)
+``tests/inputs/test_inputs_text_linear.py`` checks this as a property on adversarial text.
 """
 
 from __future__ import annotations
@@ -17,6 +26,16 @@ import re
 import numpy as np
 import torch
 
+from quantviz.inputs._text_scan import (
+    MAX_PREFIX,
+    is_number,
+    is_prefix,
+    is_suffix,
+    not_a_number,
+    split_cells,
+    thousands_note,
+    wrapped_scalar,
+)
 from quantviz.inputs.errors import (
     MAX_ELEMENTS,
     MAX_TEXT_BYTES,
@@ -28,17 +47,11 @@ from quantviz.inputs.errors import (
     check_single_shape,
 )
 
-# What may stand before the first '[': "tensor(", "np.array(", "x = ", "Parameter containing:".
-_PREFIX = re.compile(
-    r"\s*(?:Parameter containing:\s*)?(?:[A-Za-z_]\w*\s*=\s*)?(?:[A-Za-z_][\w.]*\s*\(\s*)?"
-)
-# What may follow the last ']': ", dtype=float32)", ", requires_grad=True)" or nothing.
-_SUFFIX = re.compile(r"\s*(?:,[^\[\]]*)?\)?\s*")
-_SPLIT_IN_BRACKETS = re.compile(r"\s*,\s*|\s+")
-_WRAPPED_SCALAR = re.compile(r"\s*[A-Za-z_][\w.]{0,40}\(\s*([^(),]{1,60}?)\s*(?:,[^()]*)?\)\s*")
+# The only regular expressions here and in _text_scan: one character each, with fixed-width
+# lookarounds, so each position is tried in constant time.
 _BRACKET = re.compile(r"[\[\]]")
-_SEPARATORS = " \t\r\n,"
 _DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+_SEPARATORS = " \t\r\n,"
 
 
 def parse_matrix(
@@ -92,8 +105,8 @@ def parse_matrix_info(
     if "[" in text or "]" in text:
         values, shape = _parse_brackets(text, max_elements, notes)
     else:
-        scalar = _WRAPPED_SCALAR.fullmatch(text)
-        if scalar and _is_number(scalar.group(1)):
+        scalar = wrapped_scalar(text)
+        if scalar is not None and is_number(scalar):
             raise InputError(
                 f"'{text.strip()[:40]}' is a single number (a 0-d scalar). quantviz needs at "
                 "least a vector, e.g. tensor([1., 2., 3.])."
@@ -131,26 +144,9 @@ def _to_floats(cells: list[str], locate) -> list[float]:
     except ValueError:
         pass
     for i, c in enumerate(cells):
-        if not _is_number(c):
-            raise InputError(_not_a_number(c, locate(i)))
+        if not is_number(c):
+            raise InputError(not_a_number(c, locate(i)))
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _not_a_number(cell: str, pos: str) -> str:
-    shown = cell if len(cell) <= 40 else cell[:37] + "..."
-    if cell == "":
-        return f"There is an empty cell at {pos}: fill it in or remove the extra separator."
-    if "j" in cell.lower():
-        try:
-            complex(cell.replace(" ", ""))
-        except ValueError:
-            pass
-        else:
-            return (
-                f"'{shown}' at {pos} is a complex number; quantviz works on real numbers only. "
-                "Take the real part or the magnitude first."
-            )
-    return f"'{shown}' at {pos} is not a number."
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,6 +158,15 @@ def _pick_delimiter(text: str) -> str | None:
         if d in text:
             return d
     return None  # whitespace
+
+
+def _spaces_inside_tab_cells(text: str) -> bool:
+    """Whether a data line has a tab-separated cell with a space inside ('1\t2 3'), so the
+    values are separated by whitespace of both kinds. Line 1 is left out when there are more
+    lines: a header's names ('first name') may hold spaces."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    data = lines[1:] if len(lines) > 1 else lines
+    return any(len(cell.split()) > 1 for line in data for cell in line.split("\t"))
 
 
 def _split_row(line: str, delim: str | None) -> list[str]:
@@ -177,14 +182,6 @@ def _values(n: int) -> str:
     return "1 value" if n == 1 else f"{n} values"
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _parse_table(
     text: str, max_elements: int, notes: list[str]
 ) -> tuple[list[float], tuple[int, ...]]:
@@ -195,11 +192,13 @@ def _parse_table(
     if (
         ";" in stripped
         and "\n" not in stripped
-        and any(len(_SPLIT_IN_BRACKETS.split(part.strip())) > 1 for part in stripped.split(";"))
+        and any(len(split_cells(part.strip())) > 1 for part in stripped.split(";"))
     ):
         # Empty parts ('1 2;; 3 4') are dropped so rows count the same as lines.
         text = "\n".join(part for part in stripped.split(";") if part.strip())
     delim = _pick_delimiter(text)
+    if delim == "\t" and _spaces_inside_tab_cells(text):
+        delim = None  # '1\t2 3': tabs and spaces both separate values
     if delim == ";":
         # Semicolons usually mean a European spreadsheet: decimal commas, '1,5;2,25'.
         text, n_commas = _DECIMAL_COMMA.subn(".", text)
@@ -208,13 +207,17 @@ def _parse_table(
                 f"Values are separated by semicolons, so {n_commas} comma(s) between digits "
                 "were read as decimal commas (1,5 = 1.5)."
             )
+    if delim == ",":
+        note = thousands_note(text)
+        if note:
+            notes.append(note)
     rows: list[tuple[int, list[str]]] = [
         (line_no, _split_row(line, delim))
         for line_no, line in enumerate(text.splitlines(), start=1)
         if line.strip()
     ]
     # A header: a first row of names (none of them a number) above rows of numbers.
-    has_header = len(rows) > 1 and not any(_is_number(c) for c in rows[0][1])
+    has_header = len(rows) > 1 and not any(is_number(c) for c in rows[0][1])
     if has_header:
         line_no, names = rows.pop(0)
         shown = " ".join(names)
@@ -234,7 +237,7 @@ def _parse_table(
                 "Every row needs the same number of values."
             )
         cells.extend(row)
-    if len(cells) == 1 and _is_number(cells[0]):
+    if len(cells) == 1 and is_number(cells[0]):
         raise InputError(
             f"'{cells[0][:40]}' is a single number (a 0-d scalar). quantviz needs at least a "
             "vector: type a row of values, e.g. '1, 2, 3'."
@@ -273,12 +276,12 @@ def _parse_brackets(
         raise InputError("The brackets do not match: a '[' or ']' is missing.")
     prefix, suffix = text[:first], text[last + 1 :]
     # Bound the prefix before matching so a long run of letters cannot make the regex slow.
-    if len(prefix) > 200 or not _PREFIX.fullmatch(prefix):
+    if len(prefix) > MAX_PREFIX or not is_prefix(prefix):
         raise InputError(
             f"Unexpected text before the first '[': '{prefix.strip()[:40]}'. Paste only the "
             "numbers, a list like [[1, 2], [3, 4]], or a tensor(...)/array(...) printout."
         )
-    if not _SUFFIX.fullmatch(suffix):
+    if not is_suffix(suffix):
         raise InputError(
             f"Unexpected text after the last ']': '{suffix.strip()[:40]}'. Paste only the "
             "list or the printout."
@@ -288,6 +291,9 @@ def _parse_brackets(
         # MATLAB style: [1 2; 3 4]
         inner = body[1:-1]
         return _parse_table(inner.replace(";", "\n").replace(",", " "), max_elements, notes)
+    note = thousands_note(body)
+    if note:
+        notes.append(note)
     return _parse_nested(body, max_elements)
 
 
@@ -320,7 +326,7 @@ def _parse_nested(body: str, max_elements: int) -> tuple[list[float], tuple[int,
         frame = stack.pop()
         if frame[0] == 0:  # innermost list: its content is the numbers
             content = between.strip()
-            row = _SPLIT_IN_BRACKETS.split(content) if content else []
+            row = split_cells(content) if content else []
             if row and row[-1] == "":
                 row.pop()  # trailing comma, as Python allows
             leaves.append((frame[2], len(cells)))

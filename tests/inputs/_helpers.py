@@ -62,13 +62,18 @@ def payload_pickle(marker: Path) -> bytes:
 
 def torch_zip_with_payload(marker: Path) -> bytes:
     """A genuine torch zip checkpoint whose data.pkl is replaced by the payload pickle."""
+    return torch_zip_with_pickle(payload_pickle(marker))
+
+
+def torch_zip_with_pickle(pickled: bytes) -> bytes:
+    """A genuine torch zip checkpoint whose data.pkl is replaced by ``pickled``."""
     src = zipfile.ZipFile(io.BytesIO(pt_bytes({"w": torch.ones(2)})))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
         for info in src.infolist():
             data = src.read(info)
             if info.filename.endswith("/data.pkl"):
-                data = payload_pickle(marker)
+                data = pickled
             dst.writestr(info, data)
     return out.getvalue()
 

@@ -43,6 +43,7 @@ PARSER_TEXT = st.lists(PARSER_ALPHABET, max_size=80).map("".join)
 
 def _check_result(out: object) -> None:
     assert isinstance(out, dict)
+    assert out  # the contract: a non-empty dict, or an InputError
     for name, t in out.items():
         assert isinstance(name, str)
         assert isinstance(t, torch.Tensor)

@@ -241,3 +241,46 @@ def test_text_read_as_typed_has_no_notes(text: str) -> None:
     t, notes = parse_matrix_info(text)
     assert notes == []
     assert torch.equal(t, parse_matrix(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("1\t2 3", [[1.0, 2.0, 3.0]], id="one-line"),
+        pytest.param("1\t2 3\n4 5\t6", [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], id="two-lines"),
+        pytest.param("1 \t 2\t3\n4\t5\t6", [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], id="spaced-tabs"),
+    ],
+)
+def test_tabs_and_spaces_mixed_are_both_separators(text: str, expected: list) -> None:
+    assert parse_matrix(text).tolist() == expected
+
+
+def test_a_tab_separated_header_may_hold_spaces() -> None:
+    t, notes = parse_matrix_info("first col\tsecond col\n1\t2")
+    assert t.tolist() == [[1.0, 2.0]]
+    assert notes[0].startswith("Line 1 ('first col second col')")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "example"),
+    [
+        pytest.param("1,000,2,000", [[1.0, 0.0, 2.0, 0.0]], "'1,000'", id="zero-groups"),
+        pytest.param("[1,050, 7]", [1.0, 50.0, 7.0], "'1,050'", id="literal"),
+        pytest.param("1,500, 2,500", [[1.0, 500.0, 2.0, 500.0]], "'1,500'", id="mixed-commas"),
+        pytest.param("0.5,000", [[0.5, 0.0]], "'0.5,000'", id="decimal-before"),
+    ],
+)
+def test_commas_that_look_like_thousands_are_read_as_today_with_a_note(
+    text: str, expected: list, example: str
+) -> None:
+    t, notes = parse_matrix_info(text)
+    assert t.tolist() == expected
+    assert len(notes) == 1
+    assert "thousands separators" in notes[0]
+    assert example in notes[0]
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "1, 2, 3", "1,234,5", "0.25,0.125", "1,5;2,5"])
+def test_plain_comma_lists_get_no_thousands_note(text: str) -> None:
+    _, notes = parse_matrix_info(text)
+    assert not any("thousands" in n for n in notes)

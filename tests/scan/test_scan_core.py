@@ -135,11 +135,15 @@ def test_pt_bytes_match_the_safetensors_scan(tmp_path: Path, safetensors_file) -
     pd.testing.assert_frame_equal(frame(got), frame(scan(safetensors_file(sd), SCHEMES)))
 
 
-def test_an_empty_checkpoint_gives_an_empty_table(safetensors_file) -> None:
-    table = scan(safetensors_file({}), SCHEMES)
+def test_an_empty_checkpoint_is_refused_and_no_rows_give_an_empty_table(
+    safetensors_file,
+) -> None:
+    # A file with no tensors is an InputError, as for .pt and .npz (the loader contract).
+    with pytest.raises(InputError, match="holds no tensors"):
+        scan(safetensors_file({}), SCHEMES)
+    table = scan(safetensors_file({"ids": torch.arange(6).reshape(2, 3)}), SCHEMES)
     assert table.empty
     assert list(table.columns) == SCAN_COLUMNS
-    assert table.attrs["skipped"] == []
     summary = summarize_scan(table)
     assert summary.empty
     assert list(summary.columns) == SUMMARY_COLUMNS
