@@ -25,6 +25,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import BinaryIO
@@ -116,6 +117,7 @@ class MemoryBudget:
         self._lock = threading.RLock()
         self._held: dict[str, dict[str, int]] = {}
         self._cleanups: dict[str, list[Callable[[], None]]] = {}
+        self._missing: dict[str, float] = {}  # session -> when a sweep first missed it
 
     def total(self) -> int:
         """Bytes held by all sessions."""
@@ -187,19 +189,36 @@ class MemoryBudget:
         """Drop everything ``session`` holds and run its clean-ups. Safe to call twice."""
         with self._lock:
             self._held.pop(session, None)
+            self._missing.pop(session, None)
             cleanups = self._cleanups.pop(session, [])
         for cleanup in cleanups:
             with contextlib.suppress(Exception):
                 cleanup()
 
-    def sweep(self, live: Iterable[str]) -> list[str]:
-        """End every known session not in ``live`` (the sessions the server still serves).
+    def sweep(self, live: Iterable[str], grace: float = 0.0, now: float | None = None) -> list[str]:
+        """End every known session not in ``live`` (the sessions the server still serves) once
+        sweeps have missed it for ``grace`` seconds (a session moving between the server's lists,
+        e.g. while it reconnects, is missed for a moment).
+
+        Args:
+            live: the sessions still served.
+            grace: seconds a session must have been missing before it is ended.
+            now: the time (``time.monotonic()`` by default), for tests.
 
         Returns:
             The sessions ended, sorted.
         """
+        now = time.monotonic() if now is None else now
         alive = set(live)
-        ended = [s for s in self.sessions() if s not in alive]
+        with self._lock:
+            for session in alive:
+                self._missing.pop(session, None)
+            ended = []
+            for session in self.sessions():
+                if session not in alive:
+                    since = self._missing.setdefault(session, now)
+                    if now - since >= grace:
+                        ended.append(session)
         for session in ended:
             self.end_session(session)
         return ended

@@ -122,6 +122,17 @@ def test_a_sweep_ends_the_sessions_no_longer_served() -> None:
     assert budget.sessions() == ["b"]
 
 
+def test_a_sweep_spares_a_session_missed_for_less_than_the_grace_time() -> None:
+    budget = MemoryBudget(100)
+    for s in ("a", "b"):
+        budget.reserve(s, "tensor", 10)
+    assert budget.sweep(live=["b"], grace=30, now=100) == []  # "a" is reconnecting, maybe
+    assert budget.sweep(live=["a", "b"], grace=30, now=120) == []  # it was: the clock resets
+    assert budget.sweep(live=["b"], grace=30, now=140) == []
+    assert budget.sweep(live=["b"], grace=30, now=171) == ["a"]  # gone for 31 s
+    assert budget.sessions() == ["b"]
+
+
 def test_concurrent_reservations_never_pass_the_limit() -> None:
     budget = MemoryBudget(1000)
     refused = []

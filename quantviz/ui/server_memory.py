@@ -25,6 +25,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable
@@ -50,6 +51,8 @@ from quantviz.memory_budget import (
 _LOG = logging.getLogger(__name__)
 _ALIVE = "_qv_session_alive"
 _NO_SESSION = "no-session"
+SWEEP_GRACE_S = 30.0
+"""Seconds a session must be missing from the server's lists before a sweep ends it."""
 
 
 def _limit() -> int:
@@ -133,27 +136,36 @@ def live_sessions() -> set[str] | None:
     return {info.session.id for info in manager.list_sessions()}
 
 
-def sweep(live: set[str] | None = None) -> list[str]:
-    """End every session not in ``live`` (default :func:`live_sessions`) and drop the uploads
-    Streamlit still keeps for sessions it no longer serves.
+def sweep(live: set[str] | None = None, grace: float = SWEEP_GRACE_S) -> list[str]:
+    """End every session missing from ``live`` (default :func:`live_sessions`) for ``grace``
+    seconds, and drop the uploads Streamlit still keeps for such sessions. Never raises: the
+    server's lists are read without its locks, and a failed sweep is retried on the next run.
 
     Returns:
         The sessions ended.
     """
-    live = live_sessions() if live is None else live
-    if live is None:
+    try:
+        live = live_sessions() if live is None else live
+        if live is None:
+            return []
+        served = [k for k in BUDGET.sessions() if k.split("/")[0] in live]
+        ended = BUDGET.sweep(served, grace)
+        ctx = get_script_run_ctx()
+        if ctx is not None:
+            drop_orphan_uploads(ctx.uploaded_file_mgr, live, grace)
+    except Exception:  # e.g. a list changed size while read: try again on the next run
+        _LOG.debug("memory sweep skipped", exc_info=True)
         return []
-    served = [k for k in BUDGET.sessions() if k.split("/")[0] in live]
-    ended = BUDGET.sweep(served)
-    ctx = get_script_run_ctx()
-    if ctx is not None:
-        drop_orphan_uploads(ctx.uploaded_file_mgr, live)
     return ended
 
 
-def drop_orphan_uploads(manager: Any, live: set[str]) -> list[str]:
-    """Drop the uploads Streamlit's in-memory upload manager keeps for sessions not in ``live``
-    (it drops them only when a session is shut down, which an expired one never is).
+_orphans_since: dict[str, float] = {}
+
+
+def drop_orphan_uploads(manager: Any, live: set[str], grace: float = 0.0) -> list[str]:
+    """Drop the uploads Streamlit's in-memory upload manager keeps for sessions missing from
+    ``live`` for ``grace`` seconds (it drops them only when it shuts a session down, which it
+    never does to one whose reconnection time lapsed).
 
     Returns:
         The sessions whose uploads were dropped.
@@ -161,9 +173,16 @@ def drop_orphan_uploads(manager: Any, live: set[str]) -> list[str]:
     storage = getattr(manager, "file_storage", None)
     if not isinstance(storage, dict):
         return []  # another manager: it keeps its own accounts
-    orphans = [s for s in list(storage) if s not in live]
+    now = time.monotonic()
+    orphans = []
+    for session in list(storage):
+        if session in live:
+            _orphans_since.pop(session, None)
+        elif now - _orphans_since.setdefault(session, now) >= grace:
+            orphans.append(session)
     for session in orphans:
         manager.remove_session_files(session)
+        _orphans_since.pop(session, None)
     return orphans
 
 

@@ -119,7 +119,7 @@ def test_a_session_that_ends_frees_its_files_and_budget(budget) -> None:
 def test_a_sweep_ends_sessions_the_server_no_longer_serves(budget) -> None:
     at = _model_upload()
     path = _kept_path(at)
-    assert server_memory.sweep(live={"another session"})  # this one is not served any more
+    assert server_memory.sweep(live={"another"}, grace=0)  # this one is not served any more
     assert not path.exists()
     assert budget.sessions() == []
     assert KEPT not in at.session_state  # its big entries are cleared even if it lingers
@@ -156,6 +156,9 @@ def test_uploads_of_sessions_no_longer_served_are_dropped() -> None:
     assert server_memory.drop_orphan_uploads(manager, {"live"}) == ["gone"]
     assert manager.get_files("gone", ["f"]) == []
     assert len(manager.get_files("live", ["f"])) == 1
+    manager.add_file("reconnecting", UploadedFileRec("f", "x.pt", "", b"x"))
+    assert server_memory.drop_orphan_uploads(manager, {"live"}, grace=60) == []  # not yet
+    assert len(manager.get_files("reconnecting", ["f"])) == 1
     assert server_memory.drop_orphan_uploads(object(), set()) == []  # another kind of manager
 
 
