@@ -11,9 +11,9 @@ run finished without an exception or error box and Quantize drew its charts.
 Reported: peak resident memory (RSS) of the server process and peak anonymous memory (RSS
 minus file-backed pages: what the heap holds, not the page cache of memory-mapped files),
 sampled every 50 ms; the same a second after all clients left (their sessions are kept for
-reconnection), and again once ``--ttl`` (how long Streamlit keeps a closed tab's session) has
-passed and one more session ran (the sweep frees sessions the server no longer serves); and how
-many sessions were served. ``--app`` runs another checkout
+reconnection), and again once ``--ttl`` (how long Streamlit keeps a closed tab's session) and
+the sweep's grace time have passed and later sessions ran (the sweep frees sessions the server no
+longer serves); and how many sessions were served. ``--app`` runs another checkout
 (e.g. an older commit) for comparison; ``--budget`` sets ``QUANTVIZ_MEMORY_BUDGET``.
 
 Run: ``python benchmarks/bench_memory.py`` (20 × 200 MB; on a loaded machine try
@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=200, help="checkpoint size per session")
     parser.add_argument("--parallel", type=int, default=4, help="sessions at once")
     parser.add_argument("--ttl", type=int, default=5, help="seconds a closed tab's session is kept")
+    parser.add_argument("--grace", type=float, default=30, help="the sweep's grace time (s)")
     parser.add_argument("--budget", default="", help="QUANTVIZ_MEMORY_BUDGET for the server")
     parser.add_argument("--app", default=str(ROOT), help="the checkout to serve")
     args = parser.parse_args()
@@ -219,7 +220,11 @@ def main() -> None:
             time.sleep(1)
             left_rss, left_anon = sampler.now()  # closed tabs, kept for reconnection
             time.sleep(args.ttl)
-            session(port, 1, 10**6 + 1)  # a later visitor's run sweeps the sessions that left
+            # Later visitors' runs sweep the sessions that left: the first notes them missing,
+            # one after the sweep's grace time ends them.
+            session(port, 1, 10**6 + 1)
+            time.sleep(args.grace + 1)
+            session(port, 1, 10**6 + 2)
             after_rss, after_anon = sampler.now()
         finally:
             server.terminate()
