@@ -7,12 +7,12 @@
   page reads the spilled copy).
 * :func:`hold` accounts for what a session keeps in memory (its current tensor).
 * Sessions end in two ways, both covered: the session state is garbage collected (a
-  ``weakref.finalize`` on a token stored in it), or the server stops serving the session while
-  something still refers to it. Streamlit keeps a closed tab's session for reconnection and, once
-  that lapses, drops it without shutting it down, which leaves its uploads in the upload manager
-  for good. :func:`sweep`, run on every page run, ends every session the runtime's session
-  manager no longer lists: its slots are released, its spilled files deleted, its big
-  session-state entries cleared and its uploads dropped from the upload manager.
+  ``weakref.finalize`` on a token stored in it; Streamlit keeps a closed tab's session for
+  reconnection, ``server.disconnectedSessionTTL``, then drops it), or the server stops listing the
+  session while something still refers to it. :func:`sweep`, run on every page run, ends every
+  session the runtime's session manager has not listed for :data:`SWEEP_GRACE_S`: its slots are
+  released, its spilled files deleted, its big session-state entries cleared, and any uploads
+  the upload manager still keeps for it dropped.
 
 What cannot be released: while a file uploads, Streamlit holds its bytes in memory (the request
 body, then the upload manager), bounded by ``server.maxUploadSize``; they are released by the
@@ -164,8 +164,8 @@ _orphans_since: dict[str, float] = {}
 
 def drop_orphan_uploads(manager: Any, live: set[str], grace: float = 0.0) -> list[str]:
     """Drop the uploads Streamlit's in-memory upload manager keeps for sessions missing from
-    ``live`` for ``grace`` seconds (it drops them only when it shuts a session down, which it
-    never does to one whose reconnection time lapsed).
+    ``live`` for ``grace`` seconds (it drops them when it shuts a session down, which for a
+    closed tab happens only once nothing refers to the session any more).
 
     Returns:
         The sessions whose uploads were dropped.
