@@ -80,6 +80,31 @@ def keep_upload(source: CheckpointSource) -> None:
         st.session_state[_UPLOAD] = source
 
 
+def from_upload(up: Any) -> CheckpointSource:
+    """The checkpoint of the uploader's file ``up``: spilled to a temporary file and kept (the
+    uploader's in-memory copy released), or the kept one when ``up`` is that file, or the same
+    bytes under the same name uploaded again (so the kept id keeps its scan).
+
+    Raises:
+        BudgetError: the file does not fit in the server's memory budget; nothing is kept.
+    """
+    kept = kept_upload()
+    upload_id = f"upload:{up.file_id}:{up.name}"
+    if kept is not None and kept.id == upload_id:
+        return kept  # read on an earlier run (the uploader's copy is released)
+    if (
+        kept is not None
+        and kept.filename == up.name
+        and server_memory.is_same_upload(up, kept.data)
+    ):
+        server_memory.release_upload(up)
+        return kept
+    path = server_memory.accept_upload(up, UPLOAD_SLOT)  # replaces the file spilled before
+    src = CheckpointSource(str(path), up.name, upload_id)
+    keep_upload(src)
+    return src
+
+
 def kept_upload() -> CheckpointSource | None:
     """The checkpoint kept by :func:`keep_upload`, or None."""
     return st.session_state.get(_UPLOAD)

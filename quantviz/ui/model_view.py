@@ -21,6 +21,7 @@ from quantviz.inputs import InputError, open_checkpoint
 from quantviz.memory_budget import BudgetError
 from quantviz.scan import (
     DEFAULT_SCAN_SCHEMES,
+    ONE_D_NOTE,
     SCAN_MAX_ELEMENTS,
     as_schemes,
     fmt_mb,
@@ -106,26 +107,11 @@ def pick_source() -> CheckpointSource:
     )
     kept = mem.kept_upload()
     if up is not None:
-        upload_id = f"upload:{up.file_id}:{up.name}"
-        if kept is not None and kept.id == upload_id:
-            return kept  # this upload, read on an earlier run (the uploader's copy is released)
-        if (
-            kept is not None
-            and kept.filename == up.name
-            and up.size
-            and (server_memory.is_same_upload(up, kept.data))
-        ):
-            server_memory.release_upload(up)
-            return kept  # the same file uploaded again: the kept id keeps its scan
         try:
-            # To a temporary file, memory-mapped from there; the uploader's copy is released.
-            path = server_memory.accept_upload(up, mem.UPLOAD_SLOT)
+            return mem.from_upload(up)
         except BudgetError as e:
             st.error(str(e))
             st.stop()
-        src = CheckpointSource(str(path), up.name, upload_id)
-        mem.keep_upload(src)  # replaces the file kept before
-        return src
     if kept is None:
         st.info("Upload a checkpoint to list its tensors and scan them.")
         st.stop()
@@ -238,11 +224,10 @@ def scan_button(src: CheckpointSource, schemes: list[QuantScheme], include_1d: b
         bar.progress(done / max(total, 1), text=f"{done}/{total} · {name}")
 
     try:
-        with mem.opened(src) as path:
-            table = scan(
-                path, schemes, "auto", report, filename=src.filename, include_1d=include_1d
-            )
-    except (InputError, ValueError) as e:
+        # A scan holds about two float32 copies of its largest tensor at a time.
+        with server_memory.holding("scan", 8 * _largest(src), "this scan"), mem.opened(src) as p:
+            table = scan(p, schemes, "auto", report, filename=src.filename, include_1d=include_1d)
+    except (InputError, ValueError) as e:  # BudgetError too: over the server's memory budget
         bar.empty()
         st.error(str(e))
         st.stop()
@@ -251,6 +236,16 @@ def scan_button(src: CheckpointSource, schemes: list[QuantScheme], include_1d: b
     # the charts can be cached across reruns instead of rebuilt on every widget change.
     table.attrs[_SCAN_ID] = f"{src.id}:{uuid.uuid4().hex}"
     st.session_state[_RESULT] = (src.id, table)
+
+
+def _largest(src: CheckpointSource) -> int:
+    """Elements of the largest tensor a scan of ``src`` loads (from the kept tensor list)."""
+    cached = st.session_state.get(_ENTRIES)
+    if cached is None or cached[0] != src.id:
+        return 0
+    tensors = cached[1]
+    params = tensors.loc[tensors["note"].isin(["", ONE_D_NOTE]), "params"]  # the scannable ones
+    return int(params.max()) if len(params) else 0
 
 
 def scan_result(src: CheckpointSource) -> pd.DataFrame:

@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,17 @@ def hold(slot: str, nbytes: int, what: str) -> None:
         BudgetError: it does not fit; the slot keeps what it held.
     """
     BUDGET.reserve(session_key(), slot, nbytes, what)
+
+
+@contextlib.contextmanager
+def holding(slot: str, nbytes: int, what: str) -> Iterator[None]:
+    """Hold ``nbytes`` for this session in ``slot`` for the ``with`` block (a transient need).
+
+    Raises:
+        BudgetError: it does not fit; the block does not run.
+    """
+    with BUDGET.holding(session_key(), slot, nbytes, what):
+        yield
 
 
 def release_upload(upload: Any) -> None:

@@ -90,6 +90,19 @@ def test_a_tensor_over_the_budget_is_refused_and_the_last_good_one_stays(budget)
     assert current_tensor(at).source == "example"
 
 
+def test_a_scan_over_the_budget_is_refused_with_a_message(budget) -> None:
+    budget.limit = len(DATA) + 1000  # the upload fits; two copies of 'w' (32 KiB) do not
+    at = _model_upload()
+    assert_ok(at)
+    at.button(key="model_scan").click().run()
+    assert not at.exception
+    assert any("short of memory" in e.value and "this scan" in e.value for e in at.error)
+    assert budget.held(budget.sessions()[0]) == {"upload:model": len(DATA)}  # released
+    budget.limit = 2**20
+    at.button(key="model_scan").click().run()
+    assert_ok(at)
+
+
 def test_a_new_upload_replaces_the_spilled_file_and_forget_deletes_it(budget) -> None:
     at = _model_upload()
     first = _kept_path(at)
