@@ -23,6 +23,7 @@ from quantviz.inputs import (
     open_checkpoint,
     parse_matrix_info,
 )
+from quantviz.ui import server_memory
 from quantviz.ui.grid import grid_cells, grid_column_config, grid_columns, grid_to_tensor
 from quantviz.ui.session import (
     EXAMPLE_NAME,
@@ -40,6 +41,10 @@ GRID_MAX_CELLS = 64 * 64
 _ERROR = "home_error"
 _NOTES = "home_notes"
 _GRID_BASE = "grid_base"
+_OPENED, _LOADED = "upload_ckpt", "upload_loaded"
+UPLOAD_SLOT = "upload:home"
+"""The budget slot of the Home page's upload (see :mod:`quantviz.ui.server_memory`)."""
+server_memory.drop_on_end(_OPENED)
 
 
 def _example_text() -> str:
@@ -145,11 +150,22 @@ def _grid_mode() -> None:
 
 
 def _forget_upload() -> None:
-    """Drop the opened file once the uploader is cleared (it may hold a large file's bytes)."""
-    opened = st.session_state.pop("upload_ckpt", None)
+    """Drop the opened file once the uploader is cleared, and delete its spilled copy."""
+    opened = st.session_state.pop(_OPENED, None)
     if opened is not None and opened[1] is not None:
         opened[1].close()
-    st.session_state.pop("upload_loaded", None)
+    st.session_state.pop(_LOADED, None)
+    server_memory.forget_upload(UPLOAD_SLOT)
+
+
+def _open_upload(upload: Any) -> tuple[str, Any, str]:
+    """``(file_id, checkpoint or None, error)`` for a new upload: spilled to a temporary file and
+    memory-mapped from there, the uploader's in-memory copy released."""
+    try:
+        path = server_memory.accept_upload(upload, UPLOAD_SLOT)
+        return upload.file_id, open_checkpoint(path), ""
+    except ValueError as exc:  # InputError, or BudgetError: over the server's memory budget
+        return upload.file_id, None, str(exc)
 
 
 def _upload_mode(listing_area: Any = None) -> None:
@@ -165,14 +181,11 @@ def _upload_mode(listing_area: Any = None) -> None:
         st.caption("Typed and uploaded tensors cannot be shared in the URL; generated ones can.")
         return
     file_id = upload.file_id
-    opened = st.session_state.get("upload_ckpt")
+    opened = st.session_state.get(_OPENED)
     if opened is None or opened[0] != file_id:
         _forget_upload()
-        try:  # once per uploaded file, not on every rerun
-            opened = (file_id, open_checkpoint(upload.getvalue(), filename=upload.name), "")
-        except ValueError as exc:
-            opened = (file_id, None, str(exc))
-        st.session_state["upload_ckpt"] = opened
+        opened = _open_upload(upload)  # once per uploaded file, not on every rerun
+        st.session_state[_OPENED] = opened
     ckpt = opened[1]
     if ckpt is None:
         st.error(opened[2])
@@ -192,8 +205,8 @@ def _upload_mode(listing_area: Any = None) -> None:
     )
     entry = next((e for e in usable if e.name == chosen), first)
     wanted = (file_id, entry.name)
-    if st.session_state.get("upload_loaded") != wanted:
-        st.session_state["upload_loaded"] = wanted
+    if st.session_state.get(_LOADED) != wanted:
+        st.session_state[_LOADED] = wanted
         name = upload.name if len(ckpt.entries) == 1 else entry.name
         _apply(lambda: ckpt.load(entry.name), name, "upload", dtype=entry.dtype)
 

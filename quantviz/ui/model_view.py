@@ -8,7 +8,6 @@ file yet, no scan yet) end the run with ``st.stop()`` after saying what is missi
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
@@ -19,8 +18,10 @@ import quantviz.inputs as qv_inputs
 from quantviz import model_folder as mf
 from quantviz.figures.model import METRIC_TITLES
 from quantviz.inputs import InputError, open_checkpoint
+from quantviz.memory_budget import BudgetError
 from quantviz.scan import (
     DEFAULT_SCAN_SCHEMES,
+    ONE_D_NOTE,
     SCAN_MAX_ELEMENTS,
     as_schemes,
     fmt_mb,
@@ -34,7 +35,7 @@ from quantviz.scan import (
     tensor_table,
 )
 from quantviz.scheme import QuantScheme, parse_scheme
-from quantviz.ui import cache
+from quantviz.ui import cache, server_memory
 from quantviz.ui import model_memory as mem
 from quantviz.ui.controls import FIELDS
 from quantviz.ui.model_memory import CheckpointSource
@@ -62,6 +63,7 @@ WORST_COLOR = "rgba(214, 39, 40, 0.35)"
 _ENTRIES, _RESULT = "_model_entries", "_model_result"
 _SCAN_ID = "scan_id"  # key in the scan table's attrs: the source id and one id per scan
 _ROOT = Path(__file__).resolve().parents[2]
+server_memory.drop_on_end(_ENTRIES, _RESULT)
 
 
 def pick_source() -> CheckpointSource:
@@ -89,11 +91,11 @@ def pick_source() -> CheckpointSource:
             "model_file", st.selectbox("Checkpoint in the model folder", files, key="model_file")
         )
         try:
-            path = mf.resolve_in_folder(folder, name)
+            stamp = mf.file_stamp(folder, name)
         except mf.FolderError as e:
             st.error(str(e))
             st.stop()
-        return CheckpointSource(str(path), None, f"folder:{name}:{os.stat(path).st_mtime_ns}")
+        return CheckpointSource(name, None, f"folder:{name}:{stamp}", folder=folder)
     up = st.file_uploader(
         "Checkpoint",
         type=UPLOAD_TYPES,
@@ -105,13 +107,11 @@ def pick_source() -> CheckpointSource:
     )
     kept = mem.kept_upload()
     if up is not None:
-        data = up.getvalue()
-        if kept is not None and (kept.filename, kept.data) == (up.name, data):
-            # This upload, or the same file uploaded again: the kept id keeps its scan.
-            return kept
-        src = CheckpointSource(data, up.name, f"upload:{up.file_id}:{up.name}")
-        mem.keep_upload(src)  # replaces the file kept before
-        return src
+        try:
+            return mem.from_upload(up)
+        except BudgetError as e:
+            st.error(str(e))
+            st.stop()
     if kept is None:
         st.info("Upload a checkpoint to list its tensors and scan them.")
         st.stop()
@@ -132,7 +132,10 @@ def tensor_list(src: CheckpointSource) -> pd.DataFrame:
     if cached is None or cached[0] != src.id:
         try:
             # The scan's element bound, so "too large" notes match what the scan will skip.
-            with open_checkpoint(src.data, src.filename, max_elements=SCAN_MAX_ELEMENTS) as ck:
+            with (
+                mem.opened(src) as path,
+                open_checkpoint(path, max_elements=SCAN_MAX_ELEMENTS) as ck,
+            ):
                 entries = ck.entries
         except InputError as e:
             st.error(str(e))
@@ -221,10 +224,10 @@ def scan_button(src: CheckpointSource, schemes: list[QuantScheme], include_1d: b
         bar.progress(done / max(total, 1), text=f"{done}/{total} · {name}")
 
     try:
-        table = scan(
-            src.data, schemes, "auto", report, filename=src.filename, include_1d=include_1d
-        )
-    except (InputError, ValueError) as e:
+        # A scan holds about two float32 copies of its largest tensor at a time.
+        with server_memory.holding("scan", 8 * _largest(src), "this scan"), mem.opened(src) as p:
+            table = scan(p, schemes, "auto", report, filename=src.filename, include_1d=include_1d)
+    except (InputError, ValueError) as e:  # BudgetError too: over the server's memory budget
         bar.empty()
         st.error(str(e))
         st.stop()
@@ -233,6 +236,16 @@ def scan_button(src: CheckpointSource, schemes: list[QuantScheme], include_1d: b
     # the charts can be cached across reruns instead of rebuilt on every widget change.
     table.attrs[_SCAN_ID] = f"{src.id}:{uuid.uuid4().hex}"
     st.session_state[_RESULT] = (src.id, table)
+
+
+def _largest(src: CheckpointSource) -> int:
+    """Elements of the largest tensor a scan of ``src`` loads (from the kept tensor list)."""
+    cached = st.session_state.get(_ENTRIES)
+    if cached is None or cached[0] != src.id:
+        return 0
+    tensors = cached[1]
+    params = tensors.loc[tensors["note"].isin(["", ONE_D_NOTE]), "params"]  # the scannable ones
+    return int(params.max()) if len(params) else 0
 
 
 def scan_result(src: CheckpointSource) -> pd.DataFrame:
@@ -366,15 +379,18 @@ def send_layer(table: pd.DataFrame, src: CheckpointSource) -> None:
     buttons = st.columns(len(targets) or 1)
     for col, (label, path) in zip(buttons, targets.items(), strict=False):
         if col.button(f"Open in {label}", key=f"model_send_{label.lower()}", help=helps.get(label)):
-            # Read the bound now, not at import: it is a setting of quantviz.inputs.
-            with open_checkpoint(src.data, src.filename, max_elements=qv_inputs.MAX_ELEMENTS) as ck:
-                entry = next(e for e in ck.entries if e.name == layer)
-                try:
+            try:
+                # Read the bound now, not at import: it is a setting of quantviz.inputs.
+                with (
+                    mem.opened(src) as file,
+                    open_checkpoint(file, max_elements=qv_inputs.MAX_ELEMENTS) as ck,
+                ):
+                    entry = next(e for e in ck.entries if e.name == layer)
                     x = ck.load(layer)
                     set_current_tensor(x, layer, "model", dtype=entry.dtype)
-                except ValueError as e:  # too large for the single-tensor pages, or unusable
-                    st.error(f"Cannot open {layer} there: {e}")
-                    st.stop()
+            except ValueError as e:  # too large, unusable, over the memory budget, refused
+                st.error(f"Cannot open {layer} there: {e}")
+                st.stop()
             if label == "Quantize" and worst is not None:
                 show_scheme(worst)
             st.switch_page(path)

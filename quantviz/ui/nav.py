@@ -10,6 +10,7 @@ import streamlit as st
 from PIL import Image
 from streamlit.errors import StreamlitAPIException
 
+from quantviz.ui.server_memory import track_session
 from quantviz.ui.session import current, pop_url_errors, read_url_once, share_params, write_url
 
 # (path relative to the entry script, label, icon). A page whose file is missing is skipped, so
@@ -83,6 +84,7 @@ def page_setup(title: str, icon: str | None = None) -> None:
         page_icon=favicon() if local else icon,
         layout="wide",
     )
+    track_session()  # what this session holds is freed when it ends; ended ones are swept
     read_url_once()
     render_sidebar_nav()
     for message in pop_url_errors():

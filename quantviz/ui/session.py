@@ -21,6 +21,7 @@ import quantviz as qv
 from quantviz.inputs import generate
 from quantviz.inputs.generate import NOTEBOOK_EXAMPLE
 from quantviz.quantize import check_input, refuse_non_finite
+from quantviz.ui import server_memory
 
 EXAMPLE = NOTEBOOK_EXAMPLE  # one definition of the notebook's 3×3 matrix, in quantviz.inputs
 EXAMPLE_NAME = "notebook 3×3 example"
@@ -30,6 +31,7 @@ _TENSOR = "qv_tensor"
 _SETTINGS = "qv_settings"
 _URL_READ = "qv_url_read"
 _URL_ERRORS = "qv_url_errors"
+server_memory.drop_on_end(_TENSOR)
 
 # Query parameter names. Generator parameters go in as ``g_<name>``.
 QP_SCHEME, QP_SOURCE, QP_KIND, QP_SHAPE, QP_SEED = "scheme", "src", "kind", "shape", "seed"
@@ -106,10 +108,12 @@ def set_current_tensor(
         url_params: query parameters that rebuild it (see :func:`example_url_params`).
 
     Raises:
-        ValueError: if the tensor cannot be used; the previous tensor stays current.
+        ValueError: if the tensor cannot be used, or does not fit in the server's memory budget
+            (a BudgetError); the previous tensor stays current.
     """
     original = dtype or str(tensor.dtype).removeprefix("torch.")
     x = validate_tensor(tensor)
+    server_memory.hold("tensor", x.numel() * x.element_size(), f"the tensor '{name}'")
     st.session_state[_TENSOR] = CurrentTensor(
         x, name, source, original, tensor_token(x), dict(url_params or {})
     )
