@@ -4,6 +4,8 @@ The core (everything importable from here) never imports streamlit, so it works 
 notebook, a script or the dashboard. Only :mod:`quantviz.ui` touches streamlit.
 """
 
+from quantviz.calibrate import METHODS as CALIBRATION_METHODS
+from quantviz.calibrate import MethodResult, calibrate_compare, output_error
 from quantviz.compare import bits_per_element, compare
 from quantviz.granularity import (
     Granularity,
@@ -38,11 +40,13 @@ from quantviz.scan import scan, summarize_scan
 from quantviz.scheme import QuantScheme, parse_scheme
 
 __all__ = [
+    "CALIBRATION_METHODS",
     "GENERATOR_KINDS",
     "MAX_ELEMENTS",
     "Checkpoint",
     "Granularity",
     "InputError",
+    "MethodResult",
     "PerBlock",
     "PerChannel",
     "PerGroup",
@@ -51,6 +55,7 @@ __all__ = [
     "QuantScheme",
     "TensorEntry",
     "bits_per_element",
+    "calibrate_compare",
     "clipped_count",
     "clipped_mask",
     "compare",
@@ -61,6 +66,7 @@ __all__ = [
     "generate",
     "load_tensors",
     "open_checkpoint",
+    "output_error",
     "parse_matrix",
     "parse_scheme",
     "quantization_error",
