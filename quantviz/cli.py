@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from quantviz.calibrate.cli import add_calibrate_command
 from quantviz.compare import compare
 from quantviz.granularity import num_blocks
 from quantviz.inputs.checkpoint import open_checkpoint
@@ -88,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=SCHEME_HELP,
         formatter_class=fmt,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{scan,compare}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{scan,compare,calibrate}")
     p = sub.add_parser(
         "scan",
         help="error of every layer of a checkpoint under each scheme",
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scheme_option(c, DEFAULT_COMPARE_SCHEMES)
     _output_options(c)
     c.set_defaults(run=run_compare)
+    add_calibrate_command(sub, _scheme_arg, _output_options, UsageError, ProgressBar)
     return parser
 
 

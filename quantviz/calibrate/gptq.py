@@ -81,42 +81,49 @@ def gptq_columns(
     Returns:
         The reconstruction ``Q`` in the same column order.
     """
-    w = w.clone()
-    n = w.shape[1]
-    q = torch.empty_like(w)
-    fixed = params_of(w) if span is None else None
-    if fixed is not None:
-        fixed = (fixed[0][:, :1].contiguous(), fixed[1][:, :1].contiguous())  # same every column
+    # Columns as contiguous rows (in × out): each step reads, writes and updates whole rows.
+    wt = w.t().contiguous()
+    n = wt.shape[0]
+    qt = torch.empty_like(wt)
+
+    def rows(params: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return params[0].t().contiguous(), params[1].t().contiguous()
+
+    fixed = None
+    if span is None:
+        scale, zp = params_of(w)
+        fixed = (scale[:, 0].contiguous(), zp[:, 0].contiguous())  # the same for every column
+    static_rows = [rows(p) for p in static] if static is not None else None
     step = block_size
     if span is not None and static is None:
         step = span * max(1, block_size // span)
     for i1 in range(0, n, step):
         i2 = min(i1 + step, n)
-        w1 = w[:, i1:i2].clone()
+        w1 = wt[i1:i2].clone()
         err1 = torch.empty_like(w1)
         u1 = u[i1:i2, i1:i2]
         group = None
         for i in range(i2 - i1):
             j = i1 + i
             if fixed is not None:
-                scale, zp = fixed[0][:, 0], fixed[1][:, 0]
-            elif static is not None:
+                scale, zp = fixed
+            elif static_rows is not None:
                 k = int(order[j])
-                gs, gz = static[k // span]
-                scale, zp = gs[:, k % span], gz[:, k % span]
+                gs, gz = static_rows[k // span]
+                scale, zp = gs[k % span], gz[k % span]
             else:
                 if j % span == 0:
-                    group = params_of(w1[:, i : i + span])
-                scale, zp = group[0][:, j % span], group[1][:, j % span]
-            col = w1[:, i]
+                    group = rows(params_of(w1[i : i + span].t()))
+                scale, zp = group[0][j % span], group[1][j % span]
+            col = w1[i]
             qc = quantize_column(col, scale, zp)
-            q[:, j] = qc
-            e = (col - qc) / u1[i, i]
-            w1[:, i:].addr_(e, u1[i, i:], alpha=-1.0)
-            err1[:, i] = e
+            qt[j] = qc
+            e = (col - qc).div_(u1[i, i])
+            w1[i:].addr_(u1[i, i:], e, alpha=-1.0)
+            err1[i] = e
         if i2 < n:
-            w[:, i2:].addmm_(err1, u[i1:i2, i2:], alpha=-1.0)
-    return q
+            wt[i2:].addmm_(u[i1:i2, i2:].t(), err1, alpha=-1.0)
+    return qt.t().contiguous()
 
 
 def gptq(

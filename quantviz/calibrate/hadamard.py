@@ -19,10 +19,24 @@ from quantviz.calibrate.activations import check_activations, check_weight
 from quantviz.calibrate.result import MethodResult
 from quantviz.scheme import QuantScheme
 
+RADIX_BITS = 7
+"""Most bits of the index one pass of :func:`fwht` transforms (a ≤128×128 ±1 matrix)."""
+
+
+def _sylvester_small(bits: int) -> torch.Tensor:
+    h = torch.ones(1, 1)
+    for _ in range(bits):
+        h = torch.cat((torch.cat((h, h), 1), torch.cat((h, -h), 1)), 0)
+    return h
+
 
 def fwht(x: torch.Tensor) -> torch.Tensor:
-    """Unnormalized fast Walsh–Hadamard transform along the last dim (a power of two), in
-    ``O(n log n)``: ``fwht(x) == x @ sylvester(n)``.
+    """Unnormalized fast Walsh–Hadamard transform along the last dim (a power of two ``n``):
+    ``fwht(x) == x @ sylvester(n)`` in ``O(n log n)``.
+
+    High-radix butterflies: ``H_n`` is a Kronecker product of small Sylvester matrices, so each
+    pass applies one (at most 128×128) to a few bits of the index as one matrix product —
+    ``⌈log₂ n / 7⌉`` passes (two for n = 4096) instead of ``log₂ n`` memory-bound radix-2 ones.
 
     Raises:
         ValueError: if the last dim is not a power of two.
@@ -30,14 +44,19 @@ def fwht(x: torch.Tensor) -> torch.Tensor:
     n = x.shape[-1]
     if n < 1 or n & (n - 1):
         raise ValueError(f"the fast Walsh–Hadamard transform needs a power of two, got {n}")
-    lead = x.shape[:-1]
+    lead, k = x.shape[:-1], n.bit_length() - 1
     y = x.reshape(-1, n)
-    h = 1
-    while h < n:
-        pairs = y.reshape(-1, n // (2 * h), 2, h)
-        a, b = pairs[:, :, 0, :], pairs[:, :, 1, :]
-        y = torch.stack((a + b, a - b), dim=2).reshape(-1, n)
-        h *= 2
+    passes = max(1, -(-k // RADIX_BITS))
+    done = 0
+    for p in range(passes):
+        m = (k - done) // (passes - p)  # balanced: 4096 = 64 × 64
+        h = _sylvester_small(m).to(y.dtype)
+        # index = a·2^(done+m) + b·2^done + c: the pass mixes the m bits of b (H is symmetric)
+        if done == 0:
+            y = y.reshape(-1, 1 << m) @ h
+        else:
+            y = torch.matmul(h, y.reshape(-1, 1 << m, 1 << done))
+        done += m
     return y.reshape(*lead, n)
 
 

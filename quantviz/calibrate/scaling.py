@@ -16,7 +16,7 @@ from quantviz.calibrate.output import INT8_PER_TOKEN, delta_energy, output_energ
 from quantviz.calibrate.result import MethodResult
 from quantviz.scheme import QuantScheme
 
-SEARCH_TOKENS = 512
+SEARCH_TOKENS = 256
 """Tokens (evenly spaced) the α searches evaluate; the final errors use every token."""
 
 
