@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from quantviz.inputs.checkpoint import load_tensors
-from quantviz.inputs.errors import InputError
+from quantviz.inputs.errors import MAX_ELEMENTS, InputError
 
 
 def check_weight(w: object) -> torch.Tensor:
@@ -63,7 +63,12 @@ def check_activations(x: object, w: torch.Tensor) -> torch.Tensor:
 
 
 def load_activations(
-    data: bytes, filename: str, w: torch.Tensor, name: str | None = None
+    data: bytes,
+    filename: str,
+    w: torch.Tensor,
+    name: str | None = None,
+    *,
+    max_elements: int = MAX_ELEMENTS,
 ) -> torch.Tensor:
     """Read activations from an uploaded ``.npy`` / ``.safetensors`` / ``.pt`` (no pickle) and
     check them against ``w``.
@@ -74,11 +79,12 @@ def load_activations(
         w: the weight they feed.
         name: which tensor of a multi-tensor file; the only one, or the only one that fits, when
             None.
+        max_elements: refuse files whose tensors claim more elements (checked before reading).
 
     Raises:
         InputError: unreadable file, unknown or ambiguous name, or activations that do not fit.
     """
-    tensors = load_tensors(data, filename)
+    tensors = load_tensors(data, filename, max_elements=max_elements)
     if name is not None:
         if name not in tensors:
             raise InputError(f"{filename} has no tensor {name!r}; it has: {', '.join(tensors)}")
