@@ -7,7 +7,9 @@ best of ``--repeat``), then its output error ``‖ΔY‖/‖Y‖`` on all tokens
 ratios are against, timed in the same process.
 
 Targets (2-core CPU): all five together < 30 s, GPTQ alone < 15 s. ``--check`` exits 1 when one
-is missed. ``--size``/``--tokens`` run a smaller layer (say so when reporting).
+is missed. ``--size``/``--tokens`` run a smaller layer (say so when reporting). On a machine
+shared with other jobs, ``--threads 1`` avoids OpenMP threads spinning against each other (on a
+loaded 2-core box two threads made GPTQ's small per-column steps many times slower).
 Run: ``python -m benchmarks.bench_calibrate``.
 """
 
@@ -35,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokens", type=int, default=2048, help="calibration tokens (default 2048)")
     ap.add_argument("--scheme", default="int4-sym-per-group-128")
     ap.add_argument("--repeat", type=int, default=1, help="best of this many runs per method")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     scheme = qv.parse_scheme(args.scheme)
     w = qv.generate("normal", (args.size, args.size), seed=0, max_elements=1 << 30)
     x = qv.generate(
