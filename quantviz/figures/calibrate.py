@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from quantviz.figures._layout import heatmap_trace
+from quantviz.figures._layout import SMALL_AXIS, heatmap_trace, integer_ticks
 from quantviz.figures._style import ERRORS, HIGHLIGHT, PALETTE, base_layout, fmt, symmetric_limit
 from quantviz.figures.downsample import display_matrix
 
@@ -134,6 +134,8 @@ def channel_view(
     fig.update_yaxes(title_text="mean |X_j|", type="log", row=1, col=1)
     fig.update_yaxes(title_text="weight MSE of column", type="log", row=2, col=1)
     fig.update_xaxes(title_text="input channel j", row=2, col=1)
+    if n <= SMALL_AXIS:
+        fig.update_xaxes(tickmode="linear", tick0=0, dtick=1)
     return fig
 
 
@@ -141,28 +143,33 @@ def transform_heatmaps(
     w: torch.Tensor, w_transformed: torch.Tensor, method: str, max_cells: int = 96
 ) -> go.Figure:
     """The weight before and after a method's transform (``W H`` for rotation, ``W · s`` for
-    the scaling methods), side by side; each panel on its own diverging scale centred at 0, since
-    the transform changes the range (the colour bars say by how much)."""
+    the scaling methods), side by side on one diverging colour scale centred at 0, so a
+    rotation's smeared outliers and a scaling's moved ones read directly."""
     panels = [display_matrix(w, max_cells), display_matrix(w_transformed, max_cells)]
     titles = ["W (original)", f"W after {method}'s transform"]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08)
+    lim = symmetric_limit(max(float(np.abs(dm.values).max()) for dm in panels))
     for k, dm in enumerate(panels):
-        lim = symmetric_limit(float(np.abs(dm.values).max()))
-        trace = heatmap_trace(dm, name=titles[k], axis_words=("output", "input"))
-        trace.update(
-            colorscale=ERRORS,
-            zmid=0.0,
-            zmin=-lim,
-            zmax=lim,
-            colorbar={**_COLORBAR, "x": 0.44 if k == 0 else 1.0},
+        trace = heatmap_trace(
+            dm, name=titles[k], coloraxis="coloraxis", axis_words=("output", "input")
         )
         fig.add_trace(trace, row=1, col=k + 1)
+    fig.update_layout(
+        coloraxis={
+            "colorscale": ERRORS,
+            "cmid": 0.0,
+            "cmin": -lim,
+            "cmax": lim,
+            "colorbar": {**_COLORBAR, "title": "weight"},
+        }
+    )
     amax = [float(w.abs().max()), float(w_transformed.abs().max())]
     note = f"max |W| {fmt(amax[0])} → {fmt(amax[1])}" + (
         f"; {panels[0].note}" if panels[0].note else ""
     )
     base_layout(fig, f"the weight {method} quantizes", note, height=460)
-    fig.update_yaxes(autorange="reversed", title_text="output channel")
+    integer_ticks(fig, *panels[0].matrix_shape)
+    fig.update_yaxes(title_text="output channel", row=1, col=1)
     fig.update_xaxes(title_text="input channel")
     return fig
 
@@ -193,6 +200,7 @@ def output_error_heatmap(
     )
     note = shown + (f"; {dm.note}" if dm.note else "")
     base_layout(fig, f"output error X Wᵀ − X Ŵᵀ · {method}", note, height=460)
-    fig.update_yaxes(autorange="reversed", title_text="token")
+    integer_ticks(fig, *dm.matrix_shape)
+    fig.update_yaxes(title_text="token")
     fig.update_xaxes(title_text="output channel")
     return fig

@@ -211,6 +211,9 @@ def styled_table(table: pd.DataFrame) -> Styler:
     """The results with readable headers; per scheme, the least output error and the highest
     output SQNR in bold green."""
     shown = table[list(COLUMNS)].rename(columns={k: v[0] for k, v in COLUMNS.items()})
+    # Only W8A8 rows have this number; the grid would print "None" for a missing float.
+    a8 = COLUMNS["output_rel_error_a8"][0]
+    shown[a8] = [("–" if v != v else f"{v:.5f}") for v in shown[a8]]
     err, sqnr = COLUMNS["output_rel_error"][0], COLUMNS["output_sqnr_db"][0]
     scheme = COLUMNS["scheme"][0]
     best_err = shown.groupby(scheme)[err].transform("min")
@@ -222,7 +225,7 @@ def styled_table(table: pd.DataFrame) -> Styler:
         css.loc[df[sqnr] == best_sqnr, sqnr] = BEST
         return css
 
-    fmt = {v[0]: v[1] for v in COLUMNS.values() if v[1]}
+    fmt = {v[0]: v[1] for k, v in COLUMNS.items() if v[1] and k != "output_rel_error_a8"}
     return shown.style.apply(highlight, axis=None).format(fmt, na_rep="–")
 
 

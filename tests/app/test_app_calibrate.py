@@ -36,6 +36,10 @@ def test_the_table_has_the_core_numbers_for_every_method():
     assert list(table["Method"]) == ["rtn", "hadamard", "smoothquant", "awq", "gptq"]
     assert table["Output rel. error"].tolist() == pytest.approx(want["output_rel_error"].tolist())
     assert table["Weight MSE"].tolist() == pytest.approx(want["weight_mse"].tolist())
+    # int8 per-token activations: SmoothQuant (W8A8) and RTN as its baseline, "–" elsewhere
+    a8 = ["–" if v != v else f"{v:.5f}" for v in want["output_rel_error_a8"]]
+    assert table["Output rel. error, int8 X"].tolist() == a8
+    assert a8.count("–") == 3
     assert set(charts(at)) == {"cal_bars", "cal_channels", "cal_transform", "cal_output_error"}
 
 

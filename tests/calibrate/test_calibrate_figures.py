@@ -66,8 +66,10 @@ def test_transform_heatmaps_show_w_and_w_h() -> None:
     fig = transform_heatmaps(w, res.w_transformed, "hadamard").to_dict()
     np.testing.assert_allclose(array(fig["data"][0]["z"]), w.numpy())
     np.testing.assert_allclose(array(fig["data"][1]["z"]), res.w_transformed.numpy(), rtol=1e-6)
-    assert fig["data"][1]["zmid"] == 0.0
-    assert fig["data"][1]["zmax"] == pytest.approx(float(res.w_transformed.abs().max()))
+    axis = fig["layout"]["coloraxis"]  # one scale for both panels, centred at 0
+    assert [t["coloraxis"] for t in fig["data"]] == ["coloraxis", "coloraxis"]
+    lim = max(float(w.abs().max()), float(res.w_transformed.abs().max()))
+    assert (axis["cmid"], axis["cmax"]) == (0.0, pytest.approx(lim))
 
 
 def test_output_error_heatmap_is_x_times_the_weight_error() -> None:
