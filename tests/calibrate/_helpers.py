@@ -43,15 +43,23 @@ def damped_hessian(x: torch.Tensor, w: torch.Tensor, percdamp: float = 0.01):
     return h, w
 
 
-def algorithm1(w: torch.Tensor, x: torch.Tensor, scheme: qv.QuantScheme, span: int | None):
+def algorithm1(
+    w: torch.Tensor,
+    x: torch.Tensor,
+    scheme: qv.QuantScheme,
+    span: int | None,
+    fixed: tuple[torch.Tensor, torch.Tensor] | None = None,
+):
     """GPTQ's Algorithm 1 as the OBS update over the remaining columns ``F``: at step ``j``,
     ``H_F⁻¹ = inv(H[F, F])`` explicitly, ``δ_F = −(w_j − q_j) / [H_F⁻¹]_jj · (H_F⁻¹)_{j,:}``.
 
-    ``span``: columns sharing parameters (None: parameters of the whole original weight)."""
+    ``span``: columns sharing parameters (None: parameters of the whole original weight);
+    ``fixed``: per-element parameters given in advance (static groups)."""
     h, wd = damped_hessian(x, w)
     n = wd.shape[1]
     q = torch.zeros_like(wd)
-    fixed = element_params(w.double(), scheme) if span is None else None
+    if fixed is None and span is None:
+        fixed = element_params(w.double(), scheme)
     for j in range(n):
         if fixed is not None:
             scale, zp = fixed[0][:, j], fixed[1][:, j]

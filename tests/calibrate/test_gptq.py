@@ -8,7 +8,7 @@ import torch
 import quantviz as qv
 from quantviz.calibrate import gptq, hessian, inverse_hessian_factor
 from quantviz.calibrate.gptq import gptq_columns
-from tests.calibrate._helpers import algorithm1, damped_hessian, layer
+from tests.calibrate._helpers import algorithm1, damped_hessian, element_params, layer
 
 
 @pytest.mark.parametrize("block_size", [3, 8, 128], ids=lambda b: f"block{b}")
@@ -30,6 +30,23 @@ def test_gptq_equals_algorithm_1(scheme: str, span: int | None, block_size: int)
     got = gptq(w, x, s, block_size=block_size).w_hat
     want = algorithm1(w, x, s, span).to(torch.float32)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("scheme", ["int4-sym-per-row", "int3-sym-per-group-4"])
+def test_act_order_equals_algorithm_1_on_the_permuted_columns(scheme: str) -> None:
+    """act_order: Algorithm 1 on the columns sorted by decreasing diag(H); with groups, each
+    group's parameters fixed up front from the original weights (static groups)."""
+    w, x = layer(out=6, n_in=16, tokens=40, outliers=3, seed=9)
+    s = qv.parse_scheme(scheme)
+    res = gptq(w, x, s, act_order=True, block_size=5)
+    order = res.order
+    fixed = None
+    if "group" in scheme:
+        scale, zp = element_params(w.double(), s)
+        fixed = (scale[:, order], zp[:, order])
+    want = algorithm1(w[:, order], x[:, order], s, None, fixed)[:, torch.argsort(order)]
+    torch.testing.assert_close(res.w_hat, want.to(torch.float32), rtol=1e-4, atol=1e-4)
+    assert not torch.equal(order, torch.arange(16))
 
 
 @pytest.mark.parametrize("k", [1, 5, 11], ids=lambda k: f"after{k}")
