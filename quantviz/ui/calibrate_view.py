@@ -116,6 +116,15 @@ def _keep(x: torch.Tensor, desc: str) -> None:
     st.session_state[_X] = (x, desc, _digest(x))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _generated(shape: tuple[int, int], seed: int, outliers: int, scale: float, spread: float):
+    """Generated activations and their digest, made once per setting (not on every rerun)."""
+    x = qv.generate(
+        "activations", shape, seed=seed, outliers=outliers, outlier_scale=scale, spread=spread
+    )
+    return x, _digest(x)
+
+
 def activation_source(w: torch.Tensor) -> tuple[torch.Tensor, str, str] | None:
     """Widgets for X: generated (tokens, outlier channels, their scale, spread, seed) or an
     upload. Bad input shows a message and keeps the last good X.
@@ -140,16 +149,11 @@ def activation_source(w: torch.Tensor) -> tuple[torch.Tensor, str, str] | None:
                 f"{MAX_ACTIVATION_ELEMENTS:,} values; use fewer tokens."
             )
         else:
-            x = qv.generate(
-                "activations",
-                (int(tokens), n_in),
-                seed=int(seed),
-                outliers=int(outliers),
-                outlier_scale=float(scale),
-                spread=float(spread),
+            x, digest = _generated(
+                (int(tokens), n_in), int(seed), int(outliers), float(scale), float(spread)
             )
             desc = f"generated: {int(tokens)} tokens, {int(outliers)} outlier channels ×{scale:g}"
-            _keep(x, desc)
+            st.session_state[_X] = (x, desc, digest)
     else:
         up = st.file_uploader(
             f"Activations: tokens × {n_in} (.npy, .safetensors, .pt — no pickle)",
