@@ -4,17 +4,13 @@ Hadamard rotation, SmoothQuant, AWQ, GPTQ — pays off on it, measured on activa
 import streamlit as st
 
 from quantviz.calibrate import METHODS
-from quantviz.figures.calibrate import (
-    channel_view,
-    method_error_bars,
-    output_error_heatmap,
-    transform_heatmaps,
-)
+from quantviz.export import table_csv
 from quantviz.scheme import parse_scheme
 from quantviz.ui import current, page_setup
 from quantviz.ui.calibrate_view import (
     activation_source,
     default_schemes,
+    figure,
     method_notes,
     method_params,
     run,
@@ -70,18 +66,35 @@ if saved is None or saved[0] != key:
 _, table, results = saved
 
 show_table(styled_table(table), key="cal_table", hide_index=True, width="stretch")
+st.download_button(
+    "Download table (.csv)",
+    table_csv(table),
+    file_name="calibrate.csv",
+    mime="text/csv",
+    key="cal_csv",
+    on_click="ignore",
+)
 metric = st.selectbox(
     "Chart",
     ["output_rel_error", "output_sqnr_db", "weight_mse", "output_rel_error_a8"],
     key="cal_metric",
 )
-show_figure(method_error_bars(table, metric), key="cal_bars")
+run_key = repr(saved[0])
+show_figure(figure("method_error_bars", f"{run_key}|{metric}", table, metric), key="cal_bars")
 
 scheme = st.selectbox("Scheme to inspect", schemes, key="cal_inspect_scheme")
 label = parse_scheme(scheme).label()
 picked = {m: r for (m, s), r in results.items() if s == label}
 st.markdown("**Why** — large activations meet the columns whose error costs most")
-show_figure(channel_view(x, w, {m: r.w_hat for m, r in picked.items()}), key="cal_channels")
+w_hats = {m: r.w_hat for m, r in picked.items()}
+show_figure(figure("channel_view", f"{run_key}|{label}", x, w, w_hats), key="cal_channels")
 method = st.selectbox("Method to inspect", list(picked), key="cal_inspect_method")
-show_figure(transform_heatmaps(w, picked[method].w_transformed, method), key="cal_transform")
-show_figure(output_error_heatmap(w, picked[method].w_hat, x, method), key="cal_output_error")
+if method in ("rtn", "gptq"):
+    st.caption(f"{method} quantizes W as it is (GPTQ changes the rounding, not the basis).")
+res, fig_key = picked[method], f"{run_key}|{label}|{method}"
+show_figure(
+    figure("transform_heatmaps", fig_key, w, res.w_transformed, method), key="cal_transform"
+)
+show_figure(
+    figure("output_error_heatmap", fig_key, w, res.w_hat, x, method), key="cal_output_error"
+)

@@ -46,6 +46,15 @@ def column_span(scheme: QuantScheme, n_cols: int) -> int | None:
     raise ValueError(f"unknown granularity {gran!r}")
 
 
+def rows_independent(scheme: QuantScheme) -> bool:
+    """True when each row of a 2-D weight is quantized on its own (per-row, or groups along
+    the row): then a subset of rows quantizes exactly as it does inside the whole weight."""
+    gran = scheme.granularity
+    if isinstance(gran, PerChannel):
+        return gran.dim % 2 == 0
+    return isinstance(gran, PerGroup) and gran.dim % 2 == 1
+
+
 def column_params(w: torch.Tensor, scheme: QuantScheme) -> tuple[torch.Tensor, torch.Tensor]:
     """Parameters of ``scheme`` found on the columns ``w`` (rows × k), one per element.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from quantviz.calibrate._quantizer import fake_quantize
+from quantviz.calibrate._quantizer import fake_quantize, rows_independent
 from quantviz.calibrate.activations import check_activations, check_weight
 from quantviz.calibrate.output import INT8_PER_TOKEN, delta_energy, output_energy, output_error
 from quantviz.calibrate.result import MethodResult
@@ -18,14 +18,23 @@ from quantviz.scheme import QuantScheme
 
 SEARCH_TOKENS = 256
 """Tokens (evenly spaced) the α searches evaluate; the final errors use every token."""
+SEARCH_ROWS = 1024
+"""Output rows (evenly spaced) the α searches evaluate when the scheme quantizes each row on
+its own, so those rows quantize exactly as in the whole weight; otherwise every row."""
 
 
 def search_subset(x: torch.Tensor, k: int = SEARCH_TOKENS) -> torch.Tensor:
-    """At most ``k`` tokens of ``x``, evenly spaced (all of them when there are fewer)."""
+    """At most ``k`` rows of ``x`` (tokens of activations, rows of a weight), evenly spaced
+    (all of them when there are fewer)."""
     if x.shape[0] <= k:
         return x
     idx = torch.linspace(0, x.shape[0] - 1, k).round().long().unique()
     return x[idx]
+
+
+def search_rows(w: torch.Tensor, scheme: QuantScheme) -> torch.Tensor:
+    """The rows of ``w`` an α search evaluates (see :data:`SEARCH_ROWS`)."""
+    return search_subset(w, SEARCH_ROWS) if rows_independent(scheme) else w
 
 
 def alpha_grid(n: int = 20) -> list[float]:
@@ -82,13 +91,15 @@ def smoothquant(
     x_max, w_max = x.abs().amax(0), w.abs().amax(0)
     params: dict = {}
     if alpha == "search":
-        sub = search_subset(x)
-        energy = output_energy(w, sub)
+        sub, w_sub = search_subset(x), search_rows(w, scheme)
+        energy = output_energy(w_sub, sub)
         tried = []
         for a in alpha_grid(grid):
             s = smoothquant_scale(x_max, w_max, a)
-            w_hat, _ = _scaled(w, s, scheme)
-            err = output_error(w, w_hat, sub, act_scheme=act_scheme, act_scale=s, y_energy=energy)
+            w_hat, _ = _scaled(w_sub, s, scheme)
+            err = output_error(
+                w_sub, w_hat, sub, act_scheme=act_scheme, act_scale=s, y_energy=energy
+            )
             tried.append((a, float(err["rel_error"])))
         alpha = min(tried, key=lambda t: t[1])[0]
         params["search"] = tried
@@ -111,8 +122,8 @@ def awq_scale(x_absmean: torch.Tensor, alpha: float) -> torch.Tensor:
 def awq(w: torch.Tensor, x: torch.Tensor, scheme: QuantScheme, *, grid: int = 20) -> MethodResult:
     """AWQ: ``s = mean|X_j|^α`` with α searched over :func:`alpha_grid` (20 points in [0, 1),
     as in the paper) for the least output error ``‖X (W − Ŵ)ᵀ‖`` on :func:`search_subset` of the
-    tokens; weight-only, ``Ŵ = Q(W s) / s``. α = 0 is plain RTN, so the search never does worse
-    than RTN on the tokens it sees.
+    tokens (and :func:`search_rows` of the weight); weight-only, ``Ŵ = Q(W s) / s``. α = 0 is
+    plain RTN, so the search never does worse than RTN on what it sees.
 
     Returns:
         A :class:`MethodResult` with ``channel_scale = s``, ``params["alpha"]`` and
@@ -121,16 +132,14 @@ def awq(w: torch.Tensor, x: torch.Tensor, scheme: QuantScheme, *, grid: int = 20
     w = check_weight(w)
     x = check_activations(x, w)
     x_mean = x.abs().mean(0)
-    sub = search_subset(x)
-    best, tried = None, []
+    sub, w_sub = search_subset(x), search_rows(w, scheme)
+    tried = []
     for a in alpha_grid(grid):
-        s = awq_scale(x_mean, a)
-        w_hat, ws = _scaled(w, s, scheme)
-        err = float(delta_energy(sub, w - w_hat).sum())
-        tried.append((a, err))
-        if best is None or err < best[1]:
-            best = (a, err, s, w_hat, ws)
-    alpha, _, s, w_hat, ws = best
+        w_hat, _ = _scaled(w_sub, awq_scale(x_mean, a), scheme)
+        tried.append((a, float(delta_energy(sub, w_sub - w_hat).sum())))
+    alpha = min(tried, key=lambda t: t[1])[0]
+    s = awq_scale(x_mean, alpha)
+    w_hat, ws = _scaled(w, s, scheme)
     return MethodResult(
         "awq", scheme, w_hat, ws, channel_scale=s, params={"alpha": alpha, "search": tried}
     )

@@ -7,12 +7,14 @@ import hashlib
 from typing import Any
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 from pandas.io.formats.style import Styler
 
 import quantviz as qv
 from quantviz.calibrate import MethodResult, calibrate_compare, load_activations
+from quantviz.figures import calibrate as figures
 
 MAX_WEIGHT_ELEMENTS = 1 << 24
 """Largest weight the page calibrates (16 Mi elements, a 4096×4096 layer)."""
@@ -22,36 +24,36 @@ MAX_ACTIVATION_ELEMENTS = 1 << 24
 METHOD_NOTES: dict[str, tuple[str, str, str]] = {
     "rtn": (
         "RTN (round to nearest)",
-        "Quantizes each weight to the nearest grid point, ignoring the activations. "
-        "It is the baseline every other method must beat on the layer's output.",
-        "https://arxiv.org/abs/2208.07339",
+        "Quantizes each weight to the nearest grid point of its scheme, ignoring the "
+        "activations. It is the baseline every other method must beat on the layer's output.",
+        "https://arxiv.org/abs/2106.08295",
     ),
     "hadamard": (
         "Hadamard rotation (QuaRot / QuIP#)",
-        "Multiplies the weight by a random orthogonal Hadamard matrix, which spreads every "
-        "outlier over all channels, quantizes, and rotates back. Here weight-only: "
-        "Ŵ = Q(W H) Hᵀ, compared with X Wᵀ.",
+        "Multiplies the weight by a seeded random orthogonal Hadamard matrix H, which spreads "
+        "every outlier over many channels, quantizes, and rotates back: Ŵ = Q(W H) Hᵀ. Widths "
+        "that are not a power of two use blocks of the largest power of two that divides them.",
         "https://arxiv.org/abs/2404.00456",
     ),
     "smoothquant": (
         "SmoothQuant",
-        "Divides each activation channel by s_j = max|X_j|^α / max|W_j|^(1−α) and multiplies "
-        "the weight's column by it, moving outliers from activations into weights. Its aim is "
-        "W8A8, so the table also shows the error with int8 per-token activations.",
+        "Divides activation channel j by s_j = max|X_j|^α / max|W_j|^(1−α) and multiplies "
+        "weight column j by it, moving outliers from the activations into the weights. It aims "
+        "at W8A8, so the table also gives the error with int8 per-token activations.",
         "https://arxiv.org/abs/2211.10438",
     ),
     "awq": (
         "AWQ (activation-aware weight quantization)",
-        "Scales up the weight columns that meet large activations (s = mean|X_j|^α) so they "
-        "round more finely, searching α over 20 values for the least output error. "
-        "Weight-only: the inverse scale folds into the previous layer.",
+        "Scales up the weight columns that meet large activations (s = mean|X_j|^α, the "
+        "inverse folded into the previous layer) so they round more finely. It searches α over "
+        "20 values in [0, 1) for the least output error; weight-only.",
         "https://arxiv.org/abs/2306.00978",
     ),
     "gptq": (
         "GPTQ",
         "Quantizes the weight one column at a time and spreads each column's rounding error "
-        "over the columns not yet quantized, weighted by the inverse Hessian of XᵀX. It "
-        "minimises the output error directly, with second-order information.",
+        "over the columns not yet quantized, through the inverse Hessian of XᵀX + λI. It "
+        "minimises the output error with second-order information, in blocks of 128 columns.",
         "https://arxiv.org/abs/2210.17323",
     ),
 }
@@ -238,3 +240,14 @@ def method_notes(methods: list[str]) -> None:
     for m in methods:
         title, text, link = METHOD_NOTES[m]
         st.markdown(f"**{title}** — {text} [Paper]({link})")
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _figure(name: str, key: str, _args: tuple) -> go.Figure:
+    return getattr(figures, name)(*_args)
+
+
+def figure(name: str, key: str, *args: Any) -> go.Figure:
+    """``quantviz.figures.calibrate.<name>(*args)``, cached under ``key``, which must identify
+    the arguments (the run and the choices): a rerun does not redo the products behind it."""
+    return _figure(name, key, args)

@@ -89,3 +89,27 @@ def test_search_subset_spreads_evenly() -> None:
     sub = search_subset(x, 5)
     assert sub.reshape(-1).tolist() == [0.0, 250.0, 500.0, 749.0, 999.0]
     assert search_subset(x[:4], 5).shape[0] == 4
+
+
+@pytest.mark.parametrize(
+    ("scheme", "independent"),
+    [
+        ("int4-sym-per-group-128", True),
+        ("int4-sym-per-row", True),
+        ("int4-sym-per-tensor", False),
+        ("int4-sym-per-column", False),
+        ("int4-sym-per-block-4x8", False),
+    ],
+)
+def test_searches_use_a_row_subset_only_when_rows_quantize_alone(scheme, independent) -> None:
+    from quantviz.calibrate.scaling import SEARCH_ROWS, search_rows
+
+    w = torch.randn(SEARCH_ROWS * 2, 8)
+    s = qv.parse_scheme(scheme)
+    rows = search_rows(w, s)
+    assert rows.shape[0] == (SEARCH_ROWS if independent else 2 * SEARCH_ROWS)
+    if independent:  # the subset's rows quantize exactly as inside the whole weight
+        idx = torch.linspace(0, w.shape[0] - 1, SEARCH_ROWS).round().long()
+        torch.testing.assert_close(
+            qv.quantize(rows, s).dequantize(), qv.quantize(w, s).dequantize()[idx]
+        )
