@@ -14,6 +14,7 @@ from quantviz.ui.calibrate_view import (
     method_notes,
     method_params,
     run,
+    run_problem,
     scheme_choices,
     size_problem,
     styled_table,
@@ -48,6 +49,10 @@ x, x_desc, x_digest = kept
 st.caption(f"X: {x_desc} · {fmt_shape(x.shape)}")
 if not schemes or not methods:
     st.info("Pick at least one scheme and one method.")
+    st.stop()
+too_much = run_problem(w, schemes, methods)
+if too_much:
+    st.warning(too_much)
     st.stop()
 key = (cur.token, x_digest, tuple(schemes), tuple(methods), repr(params))
 saved = st.session_state.get("cal_result")

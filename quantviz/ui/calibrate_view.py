@@ -20,6 +20,9 @@ MAX_WEIGHT_ELEMENTS = 1 << 24
 """Largest weight the page calibrates (16 Mi elements, a 4096×4096 layer)."""
 MAX_ACTIVATION_ELEMENTS = 1 << 24
 """Largest activations (tokens × in_features) the page takes."""
+MAX_KEPT_ELEMENTS = 1 << 27
+"""What one run may keep for the figures (every Ŵ and transformed W): 512 MiB of float32."""
+_TRANSFORMING = ("hadamard", "smoothquant", "awq")
 
 METHOD_NOTES: dict[str, tuple[str, str, str]] = {
     "rtn": (
@@ -105,6 +108,21 @@ def size_problem(w: torch.Tensor) -> str | None:
             f"{MAX_WEIGHT_ELEMENTS:,} (4096×4096). Use `python -m quantviz calibrate` for larger."
         )
     return None
+
+
+def run_problem(w: torch.Tensor, schemes: list[str], methods: list[str]) -> str | None:
+    """Why this run would keep too much for the page (every Ŵ and transformed weight), or None."""
+    per_scheme = len(methods) + sum(m in _TRANSFORMING for m in methods)
+    kept = w.numel() * per_scheme * len(schemes)
+    if kept <= MAX_KEPT_ELEMENTS:
+        return None
+    fits = max(0, MAX_KEPT_ELEMENTS // (w.numel() * per_scheme))
+    return (
+        f"{len(schemes)} schemes × {len(methods)} methods on a {w.shape[0]}×{w.shape[1]} weight "
+        f"would keep {kept:,} values for the charts (the page keeps up to "
+        f"{MAX_KEPT_ELEMENTS:,}); pick at most {fits} scheme(s) at a time here, or use "
+        "`python -m quantviz calibrate` for the whole table."
+    )
 
 
 def _digest(x: torch.Tensor) -> str:

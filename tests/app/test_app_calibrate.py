@@ -69,3 +69,19 @@ def test_a_tensor_that_is_not_a_matrix_gets_a_message():
     at = start(CALIBRATE, generated_url_params("normal", (4, 4, 4), 0, {}))
     assert_ok(at)
     assert "needs a 2-D weight" in at.info[0].value
+
+
+def test_a_run_that_would_keep_too_much_for_the_page_is_refused_before_it_starts(monkeypatch):
+    from quantviz.ui import calibrate_view
+
+    # 16×64 weight, 5 methods of which 3 transform W: 8 kept copies of 1024 values per scheme
+    monkeypatch.setattr(calibrate_view, "MAX_KEPT_ELEMENTS", 8 * 1024)
+    at = start(CALIBRATE, W_QUERY)
+    assert_ok(at)
+    assert not at.warning
+    assert at.button(key="cal_run")
+    at.multiselect(key="cal_schemes").set_value(["int4-sym-per-group-32", "int8-sym-per-row"])
+    at.run()
+    assert_ok(at)
+    assert "pick at most 1 scheme(s) at a time" in at.warning[0].value
+    assert not [b for b in at.button if b.key == "cal_run"]
