@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 
 import numpy as np
 import pytest
@@ -80,8 +81,6 @@ def test_a_multi_tensor_file_uses_the_one_that_fits_or_asks_for_a_name() -> None
 
 
 def test_pickled_pt_uploads_are_refused() -> None:
-    import pickle
-
     payload = pickle.dumps({"x": np.ones((2, 8))})
     with pytest.raises(qv.InputError):
         load_activations(payload, "acts.pt", torch.ones(4, 8))

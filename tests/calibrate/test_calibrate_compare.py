@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 import quantviz as qv
 from quantviz.calibrate import COLUMNS, METHODS, run_method
@@ -105,8 +106,6 @@ def test_bad_choices_are_named(methods, schemes, match) -> None:
 
 
 def test_a_layer_from_a_checkpoint(tmp_path) -> None:
-    from safetensors.torch import save_file
-
     w, x = layer(out=16, n_in=64, tokens=32, seed=8)
     save_file(
         {"model.layers.0.mlp.up_proj.weight": w.to(torch.bfloat16)}, str(tmp_path / "m.safetensors")
@@ -115,3 +114,18 @@ def test_a_layer_from_a_checkpoint(tmp_path) -> None:
         loaded = ck.load("model.layers.0.mlp.up_proj.weight")
     table = qv.calibrate_compare(loaded, x, ["int4-sym-per-group-32"], ["rtn", "gptq"])
     assert table["output_rel_error"].between(0, 1).all()
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize(
+    ("w", "x", "match"),
+    [
+        (torch.ones(8), torch.ones(4, 8), r"needs a 2-D weight .* got shape \(8,\)"),
+        (torch.ones(4, 8), torch.ones(4, 7), "7 features per token .* takes 8 inputs"),
+        (torch.ones(4, 8), torch.full((4, 8), float("nan")), "NaN or infinite"),
+    ],
+    ids=["1-d-weight", "wrong-width", "nan"],
+)
+def test_every_method_names_bad_input(method: str, w, x, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        run_method(method, w, x, qv.parse_scheme("int4-sym-per-row"))

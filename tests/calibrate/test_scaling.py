@@ -7,7 +7,13 @@ import torch
 
 import quantviz as qv
 from quantviz.calibrate import INT8_PER_TOKEN, awq, smoothquant
-from quantviz.calibrate.scaling import alpha_grid, awq_scale, search_subset
+from quantviz.calibrate.scaling import (
+    SEARCH_ROWS,
+    alpha_grid,
+    awq_scale,
+    search_rows,
+    search_subset,
+)
 from tests.calibrate._helpers import layer
 
 G128 = qv.parse_scheme("int4-sym-per-group-128")
@@ -102,8 +108,6 @@ def test_search_subset_spreads_evenly() -> None:
     ],
 )
 def test_searches_use_a_row_subset_only_when_rows_quantize_alone(scheme, independent) -> None:
-    from quantviz.calibrate.scaling import SEARCH_ROWS, search_rows
-
     w = torch.randn(SEARCH_ROWS * 2, 8)
     s = qv.parse_scheme(scheme)
     rows = search_rows(w, s)
