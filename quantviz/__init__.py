@@ -8,6 +8,8 @@ notebook, a script or the dashboard. Only :mod:`quantviz.ui` touches streamlit.
 # wheel's metadata and ``quantviz --version`` prints it.
 __version__ = "0.1.0"
 
+from quantviz.calibrate import METHODS as CALIBRATION_METHODS
+from quantviz.calibrate import MethodResult, calibrate_compare, output_error
 from quantviz.compare import bits_per_element, compare
 from quantviz.granularity import (
     Granularity,
@@ -42,11 +44,13 @@ from quantviz.scan import scan, summarize_scan
 from quantviz.scheme import QuantScheme, parse_scheme
 
 __all__ = [
+    "CALIBRATION_METHODS",
     "GENERATOR_KINDS",
     "MAX_ELEMENTS",
     "Checkpoint",
     "Granularity",
     "InputError",
+    "MethodResult",
     "PerBlock",
     "PerChannel",
     "PerGroup",
@@ -55,6 +59,7 @@ __all__ = [
     "QuantScheme",
     "TensorEntry",
     "bits_per_element",
+    "calibrate_compare",
     "clipped_count",
     "clipped_mask",
     "compare",
@@ -65,6 +70,7 @@ __all__ = [
     "generate",
     "load_tensors",
     "open_checkpoint",
+    "output_error",
     "parse_matrix",
     "parse_scheme",
     "quantization_error",

@@ -22,6 +22,7 @@ import pandas as pd
 
 from quantviz import __version__
 from quantviz.app_launcher import run_app
+from quantviz.calibrate.cli import add_calibrate_command
 from quantviz.compare import compare
 from quantviz.granularity import num_blocks
 from quantviz.inputs.checkpoint import open_checkpoint
@@ -93,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{scan,compare,app}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{scan,compare,calibrate,app}"
+    )
     p = sub.add_parser(
         "scan",
         help="error of every layer of a checkpoint under each scheme",
@@ -155,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     _scheme_option(c, DEFAULT_COMPARE_SCHEMES)
     _output_options(c)
     c.set_defaults(run=run_compare)
+    add_calibrate_command(sub, _scheme_arg, _output_options, UsageError, ProgressBar)
 
     a = sub.add_parser(
         "app",

@@ -28,6 +28,7 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "laplace": {"loc": 0.0, "scale": 1.0},
     "outliers": {"std": 1.0, "fraction": 0.01, "factor": 20.0, "pattern": "columns"},
     "notebook": {},
+    "activations": {"std": 1.0, "outliers": 4, "outlier_scale": 50.0, "spread": 0.5},
 }
 """Each kind's parameters and their defaults."""
 
@@ -54,7 +55,12 @@ def generate(
             "outliers": a normal matrix (std) where a ``fraction`` of the columns (the last
             dimension; ``pattern="columns"``) or of single elements (``pattern="elements"``)
             is multiplied by ``factor`` — the pattern that breaks per-tensor quantization in
-            real LLMs; "notebook": the notebook's 3×3 example (shape must be None or (3, 3)).
+            real LLMs; "notebook": the notebook's 3×3 example (shape must be None or (3, 3));
+            "activations": LLM-like calibration activations (tokens × features, the last dim
+            the channels): normal values with a log-normal scale per channel (``spread`` is its
+            σ) and ``outliers`` channels ``outlier_scale`` times larger for every token — the
+            massive outlier features of LLM.int8(). Not in :data:`GENERATOR_KINDS` (a weight
+            generator's list); used by :mod:`quantviz.calibrate`.
         shape: 1 to 4 positive dimensions.
         seed: 0 to 2**63-1; the same seed gives the same tensor.
         max_elements: refuse larger shapes.
@@ -96,7 +102,21 @@ def generate(
         u = torch.rand(dims, generator=g) - 0.5
         u = u.clamp(-0.5 + 1e-7, 0.5 - 1e-7)
         return _num(p, "loc") - _pos(p, "scale") * u.sign() * torch.log1p(-2 * u.abs())
+    if kind == "activations":
+        return _activations(dims, g, p)
     return _outliers(dims, g, p)
+
+
+def _activations(dims: tuple[int, ...], g: torch.Generator, p: dict[str, Any]) -> torch.Tensor:
+    n_ch, k = dims[-1], p["outliers"]
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n_ch:
+        raise InputError(f"'outliers' must be a whole number from 0 to {n_ch}, got {k!r}.")
+    spread, factor = _num(p, "spread"), _pos(p, "outlier_scale")
+    if spread < 0:
+        raise InputError(f"'spread' must be 0 or more, got {spread}.")
+    scale = torch.exp(torch.randn(n_ch, generator=g) * spread) * _pos(p, "std")
+    scale[torch.randperm(n_ch, generator=g)[:k]] *= factor
+    return torch.randn(dims, generator=g) * scale
 
 
 def _outliers(dims: tuple[int, ...], g: torch.Generator, p: dict[str, Any]) -> torch.Tensor:

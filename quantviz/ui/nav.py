@@ -22,6 +22,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("pages/3_Bit_width.py", "Bit width", ":material/show_chart:"),
     ("pages/4_Learn.py", "Learn", ":material/school:"),
     ("pages/5_Model.py", "Model", ":material/memory:"),
+    ("pages/6_Calibrate.py", "Calibrate", ":material/tune:"),
 ]
 
 _ROOT = Path(__file__).resolve().parents[2]
