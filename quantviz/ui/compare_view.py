@@ -1,4 +1,4 @@
-"""The Compare page's choices of granularities and its highlighted table."""
+"""The Compare page's choices of granularities and number formats, and its highlighted table."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from pandas.io.formats.style import Styler
 
 import quantviz as qv
 from quantviz.metrics import higher_is_better
+from quantviz.presets import PRESET_GROUPS, PRESETS
+from quantviz.scheme import parse_scheme
 
 _SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _SAVED = "cmp_saved"
 
 # Display name and number format of each column of qv.compare shown on the page.
 COLUMNS = {
+    "scheme": ("Scheme", None),
     "granularity": ("Granularity", None),
     "mse": ("MSE", "{:.4g}"),
     "mae": ("MAE", "{:.4g}"),
@@ -80,6 +83,41 @@ def comparison_granularities(
         tiles = sorted(blocks, key=lambda b: int(b.split("x")[0]))
         grans += [qv.PerBlock(*(int(n) for n in b.split("x"))) for b in tiles]
     return grans
+
+
+FORMATS_KEY = "cmp_formats"
+# The preset sets offered as one-click buttons: the sets of the core, by name.
+FORMAT_SETS = tuple(PRESET_GROUPS)
+
+
+def format_options() -> list[str]:
+    """What the formats picker offers: every preset, then the schemes of the preset sets that
+    are not presets themselves (e.g. ``int4-sym-per-group-128-fp16``)."""
+    names = list(PRESETS)
+    for members in PRESET_GROUPS.values():
+        names += [m for m in members if m not in names]
+    return names
+
+
+def pick_format_set(name: str) -> None:
+    """Button callback: the formats picker holds the preset set ``name``."""
+    st.session_state[FORMATS_KEY] = list(PRESET_GROUPS[name])
+
+
+def format_schemes(names: Sequence[str]) -> list[qv.QuantScheme]:
+    """The schemes the picked format names stand for, in order.
+
+    Raises:
+        ValueError: a name :func:`quantviz.parse_scheme` cannot read (message from the core).
+    """
+    return [parse_scheme(n) for n in names]
+
+
+def row_labels(table: pd.DataFrame, n_granularities: int) -> list[str]:
+    """Bar labels: the granularity for the first ``n_granularities`` rows (they share format
+    and bits), the scheme's own name for the format rows after them."""
+    grans = table["granularity"].astype(str).tolist()[:n_granularities]
+    return grans + table["scheme"].astype(str).tolist()[n_granularities:]
 
 
 def styled_table(table: pd.DataFrame) -> Styler:
