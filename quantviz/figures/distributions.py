@@ -19,7 +19,7 @@ from quantviz.figures._style import ACCENT, CLIP_COLOR, CLIP_FILL, LEVEL_COLOR, 
 from quantviz.figures.formats import (
     block_levels,
     element_name,
-    grid_values,
+    level_grid_values,
     rounding_bound,
     scale_words,
     steps_note,
@@ -67,6 +67,16 @@ def _count_axis(fig: go.Figure, top: float, log_y: bool) -> None:
     power = 10 ** int(np.floor(np.log10(raw)))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     fig.update_yaxes(range=[0, top], tickmode="linear", tick0=0, dtick=step)
+
+
+def _level_formula(scheme, scale: float, zp: float) -> str:
+    """How a level's value is made, in the hover text (``%{customdata}`` is the grid value)."""
+    g = "%{customdata:.5g}"
+    if scheme.float_zero_point:
+        return f"{zp:.5g} + {scale:.5g} × {g}"
+    if not scheme.symmetric and zp:
+        return f"{scale:.5g} × ({g} − {zp:g})"
+    return f"{scale:.5g} × {g}"
 
 
 def histogram_with_grid(
@@ -126,11 +136,10 @@ def histogram_with_grid(
             y=np.full(levels.size, top),
             mode="markers",
             marker={"color": LEVEL_COLOR, "size": 5, "symbol": "triangle-down"},
-            customdata=grid_values(scheme)[pick],
+            customdata=level_grid_values(scheme, grid.scale)[pick],
             name="levels (hover: scale × element)",
             showlegend=False,
-            hovertemplate=f"level %{{x:.5g}}<br>= {grid.scale:.5g} × (%{{customdata:.5g}}"
-            + (f" − {zp:g})" if scheme.is_integer and zp else ")")
+            hovertemplate=f"level %{{x:.5g}}<br>= {_level_formula(scheme, grid.scale, zp)}"
             + "<extra></extra>",
         )
     )

@@ -24,11 +24,25 @@ def grid_values(scheme: QuantScheme) -> np.ndarray:
 
 
 def block_levels(scheme: QuantScheme, scale: float, zero_point: float = 0.0) -> np.ndarray:
-    """The real values one block can reconstruct, sorted: ``scale · (g − zero_point)`` for every
-    grid value ``g`` (the zero point is 0 for the float and lookup formats)."""
+    """The real values one block can reconstruct, sorted, in float32 as the core computes them:
+    ``scale · (g − zero_point)`` for every grid value ``g`` (symmetric schemes and the float and
+    lookup formats have zero point 0), or ``zero_point + scale · g`` for a float zero point. A
+    negative scale (llama.cpp's q4_0 on a block whose extreme is positive) mirrors the grid."""
+    g = grid_values(scheme).astype(np.float32)
+    s = np.float32(scale)
+    if scheme.float_zero_point:
+        levels = np.float32(zero_point) + s * g
+    elif scheme.symmetric:
+        levels = s * g
+    else:
+        levels = s * (g - np.float32(zero_point))
+    return np.sort(levels).astype(np.float64)
+
+
+def level_grid_values(scheme: QuantScheme, scale: float) -> np.ndarray:
+    """The grid value behind each of :func:`block_levels`, in the same (sorted) order."""
     g = grid_values(scheme)
-    zp = float(zero_point) if scheme.is_integer else 0.0
-    return np.sort(np.float32(scale) * (g - zp).astype(np.float32)).astype(np.float64)
+    return g[::-1].copy() if scale < 0 else g
 
 
 def element_name(scheme: QuantScheme) -> str:

@@ -19,7 +19,7 @@ from quantviz.figures._style import (
     base_layout,
     fmt,
 )
-from quantviz.figures.formats import block_levels, element_name, grid_values, steps_note
+from quantviz.figures.formats import block_levels, element_name, level_grid_values, steps_note
 from quantviz.metrics import error_metrics
 from quantviz.quantize import QuantResult, quantize
 from quantviz.scheme import QuantScheme
@@ -84,7 +84,7 @@ def format_number_line(values: torch.Tensor | list[float], scheme: QuantScheme) 
             y=np.zeros(levels.size),
             mode="markers",
             marker={"symbol": "line-ns-open", "size": 14, "color": LEVEL_COLOR},
-            customdata=grid_values(scheme),
+            customdata=level_grid_values(scheme, scale),
             name=f"{element_name(scheme)} levels × scale",
             hovertemplate=f"{fmt(scale, 5)} × %{{customdata:.5g}} = %{{x:.5g}}<extra></extra>",
         )

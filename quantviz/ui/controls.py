@@ -40,12 +40,12 @@ RANGE_LABELS = {"full": "Full range", "percentile": "Percentile clip", "mse": "M
 GROUP_AXES = {"rows": "along each row (last dim)", "columns": "down each column (dim 0)"}
 FIELDS = (
     "bits", "sym", "signed", "gran", "group", "gaxis", "brows", "bcols", "range", "pct",
-    "preset", "fmt", "sfmt", "fgrid", "fzp",
+    "preset", "fmt", "sfmt", "fgrid", "fzp", "tscale", "dq",
 )  # fmt: skip
 # The settings each drawn control owns; a page that does not draw a control leaves them alone.
 PART_FIELDS = {
     "preset": ("preset",),
-    "format": ("fmt", "fgrid", "fzp"),
+    "format": ("fmt", "fgrid", "fzp", "tscale", "dq"),
     "bits": ("bits",),
     "sfmt": ("sfmt",),
     "sym": ("sym",),
@@ -265,8 +265,7 @@ def scheme_controls(
             key=f"{p}_range",
             help="Full range (absmax when symmetric, min-max when asymmetric) keeps every "
             "value; a percentile or MSE-optimal clip trades a few clipped outliers for a finer "
-            "grid everywhere else.",
-            **changed,
+            "grid everywhere else. A preset keeps its name with any range (nvfp4-mse).",
         )
     gran = st.session_state[f"{p}_gran"]
     extra = st.columns(max(3, len(cols)))
@@ -291,7 +290,6 @@ def scheme_controls(
             format="%.2f",
             key=f"{p}_pct",
             help="Clip each block at this percentile of |x| (symmetric) or of x (asymmetric).",
-            **changed,
         )
     # Sizes and the percentile have widgets only when their granularity / range is chosen. A
     # value left in session state by an earlier run must not override what another page has
@@ -309,6 +307,7 @@ def scheme_controls(
         hidden.add("fgrid")
     if fmt != "int" or sym:
         hidden.add("fzp")
+    hidden |= {"tscale", "dq"}  # no controls: they follow the preset a scheme came from
     new = get_settings()
     for part in parts:
         for name in PART_FIELDS[part]:

@@ -9,6 +9,7 @@ show its fields until one of them is changed, which makes the scheme custom agai
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from quantviz.formats import ELEMENT_FORMATS, SCALE_FORMAT_BITS, SCALE_FORMATS, element_grid
@@ -21,6 +22,8 @@ FORMAT_DEFAULTS: dict[str, Any] = {
     "sfmt": "fp32",
     "fgrid": False,
     "fzp": False,
+    "tscale": False,  # NVFP4's per-tensor scale above FP8 block scales (no control of its own)
+    "dq": False,  # QLoRA's double quantization of the scales (no control of its own)
 }
 NO_PRESET = "custom"  # the preset picker's first option: the controls decide
 
@@ -85,6 +88,8 @@ def format_settings(scheme: QuantScheme) -> dict[str, Any]:
         "sfmt": scheme.scale_format,
         "fgrid": bool(scheme.full_grid),
         "fzp": bool(scheme.float_zero_point),
+        "tscale": bool(scheme.tensor_scale),
+        "dq": bool(scheme.double_quant),
     }
 
 
@@ -105,14 +110,19 @@ def with_format(kwargs: dict[str, Any], settings: dict[str, Any]) -> dict[str, A
     if bits is not None:
         out.update(bits=bits, symmetric=True, signed=True)
     elif out.get("symmetric", True):
-        out["full_grid"] = bool(s["fgrid"])
+        out["full_grid"] = bool(s["fgrid"]) and sfmt != "e8m0"  # e8m0 has no sign
     else:
         out["float_zero_point"] = bool(s["fzp"])
+    # The two-level scales of NVFP4 and QLoRA stay while the scale format still allows them.
+    symmetric = out.get("symmetric", True)
+    out["tensor_scale"] = bool(s["tscale"]) and sfmt == "fp8_e4m3" and symmetric
+    out["double_quant"] = bool(s["dq"]) and sfmt == "fp32" and symmetric
     return out
 
 
 def preset_scheme(settings: dict[str, Any]) -> QuantScheme | None:
-    """The preset the settings name, or None when they name none.
+    """The preset the settings name, with their range method (``nvfp4-mse``), or None when
+    they name none.
 
     Raises:
         ValueError: an unknown preset name.
@@ -122,4 +132,8 @@ def preset_scheme(settings: dict[str, Any]) -> QuantScheme | None:
         return None
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
-    return PRESETS[name]
+    rng = settings.get("range", "full")
+    if rng == "full":
+        return PRESETS[name]
+    pct = float(settings.get("pct", 99.9)) if rng == "percentile" else 99.9
+    return replace(PRESETS[name], range_method=rng, percentile=pct)
