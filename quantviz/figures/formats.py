@@ -59,14 +59,14 @@ def steps_note(levels: np.ndarray) -> str:
     lo, hi = float(steps.min()), float(steps.max())
     if np.isclose(lo, hi, rtol=1e-4):
         return f"step {lo:.4g}"
-    return f"steps from {lo:.4g} (near 0) to {hi:.4g} (near the edge)"
+    return f"step {lo:.4g} near 0 to {hi:.4g} at the edge"
 
 
 def scale_words(scheme: QuantScheme) -> str:
-    """How the scales are stored, e.g. ``"scales stored as e8m0 (8 bits, powers of two)"``."""
+    """How the scales are stored, e.g. ``"e8m0 scales (8 bits, powers of two)"``."""
     sfmt = scheme.scale_format
     extra = ", powers of two" if sfmt == "e8m0" else ""
-    return f"scales stored as {sfmt} ({SCALE_FORMAT_BITS[sfmt]} bits{extra})"
+    return f"{sfmt} scales ({SCALE_FORMAT_BITS[sfmt]} bits{extra})"
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,9 @@ def _int_fields(settings: dict[str, Any]) -> dict[str, Any]:
 def _format_row(p: str, parts: Sequence[str]) -> None:
     """The preset picker, the element format and the integer grid's variant, in one row."""
     cols = st.columns([1.7, 1.7, 1.2])
-    if "preset" in parts:
+    if "preset" not in parts:  # the element format takes the first column
+        cols = [cols[0], cols[0], cols[1]]
+    else:
         cols[0].selectbox(
             "Preset",
             [NO_PRESET, *PRESETS],

@@ -81,7 +81,7 @@ def test_picking_nvfp4_shows_its_codes_and_its_non_uniform_grid(app):
     # Scales: the stored ones, and the chart says how they are stored.
     scales = figs["q_scales"]
     assert scales["layout"]["title"]["text"].startswith("stored scales of")
-    assert "stored as fp8_e4m3" in scales["layout"]["title"]["subtitle"]["text"]
+    assert "fp8_e4m3 scales (8 bits)" in scales["layout"]["title"]["subtitle"]["text"]
 
 
 def test_a_preset_in_the_url_opens_with_its_controls_and_a_change_makes_it_custom(app):

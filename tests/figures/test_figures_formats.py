@@ -48,7 +48,7 @@ def test_block_levels_are_the_format_values_times_the_scale():
 
 @pytest.mark.parametrize(
     ("levels", "words"),
-    [(np.arange(5.0), "step 1"), (np.array(FP4, dtype=float), "steps from 0.5 (near 0) to 2")],
+    [(np.arange(5.0), "step 1"), (np.array(FP4, dtype=float), "step 0.5 near 0 to 2 at the edge")],
     ids=["uniform", "fp4"],
 )
 def test_steps_note_says_whether_the_grid_is_uniform(levels, words):
@@ -63,7 +63,7 @@ def test_histogram_draws_the_fp4_grid_and_its_clip_points(normal):
     np.testing.assert_allclose(levels, scale * np.array(FP4), rtol=1e-6)
     assert "fp4_e2m1 × scale, 15 values" in _trace(fig, "grid levels").name
     np.testing.assert_allclose(_segments(_trace(fig, "clip points")), [-6 * scale, 6 * scale])
-    assert "steps from" in fig.layout.title.subtitle.text
+    assert f"step {0.5 * scale:.4g} near 0" in fig.layout.title.subtitle.text
 
 
 def test_histogram_of_an_integer_scheme_keeps_its_uniform_grid(normal):
@@ -100,7 +100,7 @@ def test_scales_chart_shows_power_of_two_scales_and_says_so(normal):
     note = fig.layout.title.subtitle.text
     exps = torch.log2(res.scale)
     assert bool((exps == exps.round()).all())
-    assert f"e8m0 (8 bits, powers of two): 2^{int(exps.min())} … 2^{int(exps.max())}" in note
+    assert f"e8m0 scales (8 bits, powers of two): 2^{int(exps.min())} … 2^{int(exps.max())}" in note
     assert fig.layout.title.text == f"stored scales of {res.scheme.label()}"
 
 
