@@ -149,6 +149,7 @@ def _front_trace(sweep: pd.DataFrame, metric: str) -> go.Scatter | None:
 
 
 FORMAT_POINTS = "number formats"
+_BITS_COLORS = {4: HIGHLIGHT, 5: "#B6E880", 6: "#FF6692", 8: "#AB63FA"}
 _FORMAT_SYMBOLS = (
     "star",
     "square",
@@ -169,6 +170,9 @@ def _format_points(formats: pd.DataFrame, metric: str) -> tuple[go.Scatter, int]
     names = formats["scheme"].astype(str).to_numpy()[keep]
     x = formats["bits_per_element"].to_numpy(dtype=np.float64)[keep]
     symbols = [_FORMAT_SYMBOLS[i % len(_FORMAT_SYMBOLS)] for i in range(len(names))]
+    # One colour per payload width, so the 4-bit and the 8-bit formats read as two families.
+    bits = formats["bits"].to_numpy()[keep] if "bits" in formats.columns else np.zeros(len(names))
+    colors = [_BITS_COLORS.get(int(b), HIGHLIGHT) for b in bits]
     trace = go.Scatter(
         x=x,
         y=y[keep],
@@ -177,7 +181,7 @@ def _format_points(formats: pd.DataFrame, metric: str) -> tuple[go.Scatter, int]
         text=names,
         textposition="top center",
         textfont={"size": 10},
-        marker={"size": 11, "color": HIGHLIGHT, "symbol": symbols, "line": {"width": 1}},
+        marker={"size": 11, "color": colors, "symbol": symbols, "line": {"width": 1}},
         hovertemplate="%{text}<br>%{x:.3f} bits/element<br>"
         + _METRIC_TITLES.get(metric, metric)
         + " %{y:.4g}<extra>format</extra>",
@@ -263,7 +267,7 @@ def tradeoff_chart(
         points, lost = _format_points(formats, metric)
         fig.add_trace(points)
         dropped += lost
-        notes[0] += "; stars and marks: number formats"
+        notes[0] += "; marks: number formats (orange 4-bit, purple 8-bit)"
     if dropped:
         notes.append(f"{dropped} perfect (infinite SQNR) point{'s' if dropped > 1 else ''} omitted")
     base_layout(fig, f"{_METRIC_TITLES.get(metric, metric)} vs storage", "; ".join(notes), 480)

@@ -50,7 +50,31 @@ def one_scale(values: torch.Tensor, scheme: QuantScheme) -> QuantResult:
     return quantize(line_values(values), scheme)
 
 
-def format_number_line(values: torch.Tensor | list[float], scheme: QuantScheme) -> go.Figure:
+def _span(v: torch.Tensor, scheme: QuantScheme) -> tuple[float, float]:
+    res = one_scale(v, scheme)
+    levels = block_levels(
+        scheme, float(res.scale.reshape(-1)[0]), float(res.zero_point.reshape(-1)[0])
+    )
+    return min(float(v.min()), float(levels[0])), max(float(v.max()), float(levels[-1]))
+
+
+def shared_view(
+    values: torch.Tensor | list[float], schemes: list[QuantScheme]
+) -> tuple[float, float]:
+    """One x range that shows the values and every grid of ``schemes`` (each under its one
+    shared scale), with a 5% margin: number lines drawn over it line up."""
+    v = line_values(values)
+    spans = [_span(v, s) for s in schemes]
+    lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+    pad = (hi - lo) * 0.05 or 1.0
+    return lo - pad, hi + pad
+
+
+def format_number_line(
+    values: torch.Tensor | list[float],
+    scheme: QuantScheme,
+    view: tuple[float, float] | None = None,
+) -> go.Figure:
     """The values on a line above, every level of ``scheme``'s grid under one shared scale
     below (spaced as the format spaces them), and an arrow from each value to its level; the
     region past the outermost level, where values saturate, shaded.
@@ -58,6 +82,7 @@ def format_number_line(values: torch.Tensor | list[float], scheme: QuantScheme) 
     Args:
         values: 1 to 64 real numbers (any shape, read in order).
         scheme: a per-tensor scheme of any element and scale format.
+        view: the x range (e.g. :func:`shared_view` of several lines); None fits this one.
 
     Returns:
         A plotly Figure about 300 px high; the subtitle gives the stored scale, the spacing of
@@ -72,10 +97,11 @@ def format_number_line(values: torch.Tensor | list[float], scheme: QuantScheme) 
     outer_lo = (levels[1] - levels[0]) / 2 if levels.size > 1 else scale / 2
     outer_hi = (levels[-1] - levels[-2]) / 2 if levels.size > 1 else scale / 2
     clipped = (v < levels[0] - outer_lo) | (v > levels[-1] + outer_hi)
-    span_lo = min(float(v.min()), float(levels[0]))
-    span_hi = max(float(v.max()), float(levels[-1]))
-    pad = (span_hi - span_lo) * 0.05 or 1.0
-    view = (span_lo - pad, span_hi + pad)
+    if view is None:
+        span_lo = min(float(v.min()), float(levels[0]))
+        span_hi = max(float(v.max()), float(levels[-1]))
+        pad = (span_hi - span_lo) * 0.05 or 1.0
+        view = (span_lo - pad, span_hi + pad)
 
     fig = go.Figure()
     fig.add_trace(

@@ -8,6 +8,7 @@ import streamlit as st
 import torch
 
 import quantviz as qv
+from quantviz.figures.learn_formats import shared_view
 from quantviz.ui import cache
 from quantviz.ui.format_settings import format_bits, format_label
 from quantviz.ui.widgets import show_figure, show_table
@@ -51,9 +52,11 @@ def formats_section(x: torch.Tensor) -> None:
     )
     values = x.reshape(-1)
     schemes = section_schemes(fmt)
+    view = shared_view(values, list(schemes.values()))  # one x axis for the three lines
     rows = []
     for name, scheme in schemes.items():
-        fig = cache.figure("format_number_line", f"lf|{values.tolist()}|{scheme!r}", values, scheme)
+        key = f"lf|{values.tolist()}|{scheme!r}|{view}"
+        fig = cache.figure("format_number_line", key, values, scheme, view)
         show_figure(fig, key=f"learn_fmt_{name.split(',')[0]}_{scheme.scale_format}")
         res = qv.quantize(values, scheme)
         m = qv.error_metrics(values, res.dequantize())

@@ -166,6 +166,9 @@ def test_learn_sets_a_float_grid_and_a_power_of_two_scale_beside_the_integers(ap
     figs = charts(at)
     keys = ["learn_fmt_int4_fp32", "learn_fmt_fp4_e2m1_fp32", "learn_fmt_fp4_e2m1_e8m0"]
     assert set(keys) <= set(figs)
+    # One x axis for the three lines, so the grids compare by eye.
+    ranges = {tuple(figs[k]["layout"]["xaxis"]["range"]) for k in keys}
+    assert len(ranges) == 1
     flat = EXAMPLE_T.reshape(-1)
     fp4 = qv.QuantScheme(bits=4, element_format="fp4_e2m1")
     scale = float(qv.quantize(flat, fp4).scale)
