@@ -26,6 +26,7 @@ from quantviz.inputs import (
     parse_matrix,
 )
 from quantviz.metrics import error_metrics, quantization_error
+from quantviz.presets import PRESET_GROUPS, PRESETS
 from quantviz.quantize import (
     QuantResult,
     clipped_count,
@@ -40,6 +41,8 @@ from quantviz.scheme import QuantScheme, parse_scheme
 __all__ = [
     "GENERATOR_KINDS",
     "MAX_ELEMENTS",
+    "PRESETS",
+    "PRESET_GROUPS",
     "Checkpoint",
     "Granularity",
     "InputError",

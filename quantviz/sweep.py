@@ -65,7 +65,7 @@ def sweep_bits(
     bits: Iterable[int] = DEFAULT_BITS,
     granularities: Sequence[Granularity | str] | None = None,
     symmetric: Sequence[bool] = (True, False),
-    scale_bits: int = 16,
+    scale_bits: int | None = None,
     range_method: str | None = None,
 ) -> pd.DataFrame:
     """Quantize ``x`` at every bit width × granularity × symmetry and tabulate error and cost.
@@ -80,7 +80,8 @@ def sweep_bits(
             :func:`default_granularities` for ``x``'s shape.
         symmetric: which symmetries to include (asymmetric uses the signed grid with a zero
             point, so both spend the same bits per element on the payload).
-        scale_bits: storage bits of one scale, for ``bits_per_element``.
+        scale_bits: storage bits of one scale, for ``bits_per_element`` (None: the scale
+            format's width, 32 for the default fp32 scales).
         range_method: range method for every scheme (None: the full range).
 
     Returns:
