@@ -204,3 +204,49 @@ def test_model_scans_a_checkpoint_with_mxfp4():
     by_name = want.set_index("name")["sqnr_db"]
     got = layers.set_index("name")[label]
     assert got.to_dict() == pytest.approx(by_name.loc[got.index].to_dict())
+
+
+def test_a_scanned_mxfp4_layer_opens_on_quantize_with_the_preset():
+    at = start(MODEL)
+    at.file_uploader(key="model_upload").upload("m.safetensors", save_bytes(mixed_state_dict()))
+    at.run()
+    at.multiselect(key="model_schemes").set_value(["mxfp4"])
+    at.button(key="model_scan").click().run()
+    at.button(key="model_send_quantize").click().run()
+    assert_ok(at)
+    assert at.title[0].value == "Quantize"
+    assert at.selectbox(key="q_preset").value == "mxfp4"
+    assert at.query_params["scheme"] == "mxfp4"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "box", "flag", "token"),
+    [
+        ("symmetric", "q_fgrid", "full_grid", "full"),
+        ("asymmetric", "q_fzp", "float_zero_point", "fzp"),
+    ],
+    ids=["full-grid", "float-zero-point"],
+)
+def test_integer_grid_variants_are_one_tick_away(app, mapping, box, flag, token):
+    at = app(QUANTIZE)
+    at.selectbox(key="q_bits").set_value(4).run()
+    at.radio(key="q_sym").set_value(mapping).run()
+    at.checkbox(key=box).check().run()
+    assert_ok(at)
+    scheme = qv.parse_scheme(at.query_params["scheme"])
+    assert getattr(scheme, flag)
+    assert at.query_params["scheme"].endswith(token)
+    want = qv.error_metrics(EXAMPLE_T, qv.quantize(EXAMPLE_T, scheme).dequantize())
+    assert float(metrics(at)["MSE"]) == pytest.approx(want["mse"], rel=1e-3)
+
+
+def test_a_change_on_compare_ends_the_preset_everywhere(app):
+    at = app(QUANTIZE, query={"scheme": "nvfp4"})
+    at.switch_page(COMPARE).run()
+    assert at.query_params["scheme"] == "nvfp4"  # Compare's own controls left it alone
+    at.selectbox(key="cmp_sfmt").set_value("fp16").run()
+    assert_ok(at)
+    assert at.query_params["scheme"] != "nvfp4"
+    at.switch_page(QUANTIZE).run()
+    assert at.selectbox(key="q_preset").value == "custom"
+    assert at.selectbox(key="q_sfmt").value == "fp16"
