@@ -16,7 +16,7 @@ from dataclasses import replace
 import torch
 
 from quantviz.format_scales import allows_zero_scale, scales_from_range, uses_llama_arithmetic
-from quantviz.formats import decode_elements, encode_elements, round_elements
+from quantviz.formats import decode_elements, encode_codes, round_elements
 from quantviz.ggml import quantize_llama
 from quantviz.granularity import Blocks
 from quantviz.kernels import Layout, broadcast_layout, row_slices
@@ -38,17 +38,6 @@ def element_levels(
     if allows_zero_scale(scheme):
         y = torch.where(scale == 0, torch.zeros_like(y), y)
     return y
-
-
-def encode(
-    x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
-) -> torch.Tensor:
-    """Codes of ``x`` with given (broadcastable) stored parameters: rounded integers, or the
-    element format's codes."""
-    y = element_levels(x, scale, zero_point, scheme)
-    if scheme.is_integer:
-        return y.round_().clamp_(scheme.q_min, scheme.q_max).to(scheme.storage_dtype)
-    return encode_elements(y, scheme.element_format)[0]
 
 
 def code_values(q: torch.Tensor, scheme: QuantScheme) -> torch.Tensor:
@@ -218,12 +207,17 @@ def _param(p: torch.Tensor, rows: slice) -> torch.Tensor:
 
 
 def encode_layout(layout: Layout, scheme: QuantScheme) -> torch.Tensor:
-    """Codes of ``layout.data``, slice by slice (a cache-sized slice of rows at a time)."""
+    """Codes of ``layout.data``, slice by slice (a cache-sized slice of rows at a time), each
+    written straight into the output."""
     data = layout.data
     out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
     for rows in row_slices(data):
         part_scale, part_zp = _param(layout.scale, rows), _param(layout.zero_point, rows)
-        out[rows] = encode(data[rows], part_scale, part_zp, scheme)
+        y = element_levels(data[rows], part_scale, part_zp, scheme)
+        if scheme.is_integer:
+            out[rows] = y.round_().clamp_(scheme.q_min, scheme.q_max)
+        else:
+            encode_codes(y, scheme.element_format, out[rows])
     return out
 
 

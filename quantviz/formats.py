@@ -185,45 +185,86 @@ def round_to_grid(
     return values.to(y.device)[idx], codes.to(y.device)[idx]
 
 
+def _rescale(spec: FloatSpec) -> float:
+    """``2^(-126 - emin)``: multiplying by it moves the format's smallest normal onto float32's
+    (2^-126), so the format's subnormals land on float32 subnormals and the float32 bit pattern,
+    shifted right by ``23 - mbits``, is the format's code (exponent and mantissa fields)."""
+    return 2.0 ** (-126 - spec.emin)
+
+
+def _float_code_magnitudes(y: torch.Tensor, spec: FloatSpec) -> torch.Tensor:
+    """int32 ``|code|`` (exponent and mantissa fields) of ``y`` rounded to the format: saturate
+    at the max, rescale (exact, a power of two), then round the float32 bit pattern to
+    ``mbits`` mantissa bits with round-half-to-even as integers (a carry moves into the
+    exponent field, as in hardware)."""
+    shift = 23 - spec.mbits
+    bits = y.abs().clamp_(max=spec.max).mul_(_rescale(spec)).view(torch.int32)
+    lsb = (bits >> shift).bitwise_and_(1)
+    return bits.add_(lsb).add_((1 << (shift - 1)) - 1).bitwise_right_shift_(shift)
+
+
 def _float_round(y: torch.Tensor, spec: FloatSpec) -> torch.Tensor:
     """``y`` (float32) rounded to the format, ties to even, saturating; NaN-free input."""
-    a = y.abs().clamp_(max=spec.max)
-    # The float32 exponent field of each |y|, raised to the format's smallest normal exponent,
-    # gives the step (ulp) of the format there; adding and subtracting 2^23 steps rounds to a
-    # multiple of the step with IEEE round-half-to-even, in two float32 operations.
-    field = (a.view(torch.int32) >> 23).clamp_(min=spec.emin + 127)
-    magic = ((field + (23 - spec.mbits)) << 23).view(torch.float32)
-    return a.add_(magic).sub_(magic).copysign_(y)
+    mag = _float_code_magnitudes(y, spec)
+    value = mag.bitwise_left_shift_(23 - spec.mbits).view(torch.float32)
+    return value.mul_(1.0 / _rescale(spec)).copysign_(y)
 
 
-def _float_encode(r: torch.Tensor, spec: FloatSpec) -> torch.Tensor:
-    """Bit patterns (uint8) of already-rounded values ``r``; zero (either sign) is code 0."""
-    a = r.abs()
-    bits = a.view(torch.int32)
-    normal = (bits >> (23 - spec.mbits)) - ((spec.emin + 126) << spec.mbits)
-    sub = (a * 2.0 ** (spec.mbits - spec.emin)).to(torch.int32)
-    mag = torch.where(a < 2.0**spec.emin, sub, normal)
-    sign = ((r < 0) & (mag > 0)).to(torch.int32) << (spec.ebits + spec.mbits)
-    return (mag | sign).to(torch.uint8)
+def _float_encode(y: torch.Tensor, spec: FloatSpec) -> torch.Tensor:
+    """int32 codes of ``y`` (float32) rounded to the format. The sign bit is ``y``'s, as in
+    every FP cast: a negative value that rounds to zero is negative zero (``0x80`` for FP8)."""
+    mag = _float_code_magnitudes(y, spec)
+    sign_shift = spec.ebits + spec.mbits
+    # Arithmetic shift: -1 (all ones) for negative y, 0 otherwise; keep the code's sign bit.
+    sign = (y.view(torch.int32) >> 31).bitwise_and_(1 << sign_shift)
+    return mag.bitwise_or_(sign)
+
+
+_TORCH_FP8 = {"fp8_e4m3": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2}
+
+
+def _fp8_cast_codes(y: torch.Tensor, name: str, out: torch.Tensor | None) -> torch.Tensor:
+    """FP8 codes through PyTorch's own round-to-nearest-even cast, saturated first (the cast
+    itself overflows to NaN/inf), written straight into ``out`` (uint8) when given. Same codes
+    as :func:`_float_encode`, with fewer passes over memory. ``y`` is clamped in place."""
+    top = FLOAT_SPECS[name].max
+    y = y.clamp_(-top, top)
+    if out is None:
+        return y.to(_TORCH_FP8[name]).view(torch.uint8)
+    out.view(_TORCH_FP8[name]).copy_(y)
+    return out
 
 
 def round_elements(y: torch.Tensor, name: str) -> torch.Tensor:
     """``y`` (float32, already divided by the scale) rounded to the element format's values."""
+    if name in _TORCH_FP8:
+        return y.clamp(-FLOAT_SPECS[name].max, FLOAT_SPECS[name].max).to(_TORCH_FP8[name]).float()
     if name in FLOAT_SPECS:
         return _float_round(y, FLOAT_SPECS[name])
     values, codes = _table(name)
     return round_to_grid(y, values, codes)[0]
 
 
+def encode_codes(y: torch.Tensor, name: str, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Codes of ``y`` (float32, divided by the scale; overwritten) in a non-integer element
+    format, written into ``out`` (uint8, ``y``'s shape) when given, else returned as an integer
+    tensor (uint8 or int32)."""
+    if name in _TORCH_FP8:
+        return _fp8_cast_codes(y, name, out)
+    if name in FLOAT_SPECS:
+        codes = _float_encode(y, FLOAT_SPECS[name])
+    else:
+        values, table_codes = _table(name)
+        codes = round_to_grid(y, values, table_codes)[1]
+    if out is None:
+        return codes
+    return out.copy_(codes)
+
+
 def encode_elements(y: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """``(codes as uint8, the values they mean)`` for ``y`` (float32, divided by the scale)."""
-    if name in FLOAT_SPECS:
-        spec = FLOAT_SPECS[name]
-        r = _float_round(y, spec)
-        return _float_encode(r, spec), r
-    values, codes = _table(name)
-    r, c = round_to_grid(y, values, codes)
-    return c.to(torch.uint8), r
+    codes = encode_codes(y.clone(), name).to(torch.uint8)
+    return codes, decode_elements(codes, name)
 
 
 def decode_elements(codes: torch.Tensor, name: str) -> torch.Tensor:
@@ -254,16 +295,14 @@ def round_scale(scale: torch.Tensor, scale_format: str) -> torch.Tensor:
     if scale_format == "fp32":
         return s
     lo, hi = _SCALE_LIMITS[scale_format]
+    # Magnitudes clamped into [smallest, largest] first: both ends are representable, so the
+    # rounding below never gives 0 or overflows.
+    a = s.abs().clamp_(lo, hi)
     if scale_format == "e8m0":
-        exponent = (torch.frexp(s).exponent - 1).clamp_(-127, 127)
-        exponent = torch.where(s > 0, exponent, torch.full_like(exponent, -127))
-        return torch.ldexp(torch.ones_like(s), exponent)
-    if scale_format == "fp8_e4m3":
-        stored = _float_round(s, FLOAT_SPECS["fp8_e4m3"])
-    else:
-        dtype = torch.float16 if scale_format == "fp16" else torch.bfloat16
-        stored = s.clamp(-hi, hi).to(dtype).to(torch.float32)
-    return torch.where(stored.abs() < lo, torch.full_like(stored, lo).copysign_(s), stored)
+        return torch.ldexp(torch.ones_like(a), torch.frexp(a).exponent - 1)
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(scale_format)
+    stored = round_elements(a, scale_format) if dtype is None else a.to(dtype).to(torch.float32)
+    return stored.copysign_(s)
 
 
 def e8m0_exponent(scale: torch.Tensor) -> torch.Tensor:

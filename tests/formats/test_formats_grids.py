@@ -138,10 +138,33 @@ def test_rounding_golden(name, inputs, expected) -> None:
     assert torch.equal(F.decode_elements(codes, name), values.abs().copysign(values))
 
 
-def test_zero_is_code_zero_either_sign() -> None:
-    codes, values = F.encode_elements(torch.tensor([0.0, -0.0, -1e-30]), "fp8_e4m3")
-    assert codes.tolist() == [0, 0, 0]
-    assert values.abs().tolist() == [0.0, 0.0, 0.0]
+@pytest.mark.parametrize(
+    ("name", "negative_zero"),
+    [pytest.param("fp8_e4m3", 0x80, id="e4m3-cast"), pytest.param("fp4_e2m1", 0x8, id="fp4-bits")],
+)
+def test_zero_keeps_its_sign_bit_like_a_cast(name, negative_zero) -> None:
+    """+0 is code 0; -0 and negatives that round to zero keep the sign bit (as torch's and
+    ml_dtypes' casts do), and decode to a zero."""
+    codes, values = F.encode_elements(torch.tensor([0.0, -0.0, -1e-30, 1e-30]), name)
+    assert codes.tolist() == [0, negative_zero, negative_zero, 0]
+    assert values.tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["fp8_e4m3", "fp8_e5m2"])
+def test_bit_arithmetic_agrees_with_the_fp8_cast_path(name) -> None:
+    """FP8 uses torch's cast for speed; the bit arithmetic FP6/FP4 use gives the same codes and
+    values on FP8 too (so the FP6/FP4 path is checked against an independent cast here)."""
+    spec = F.FLOAT_SPECS[name]
+    gen = torch.Generator().manual_seed(2)
+    y = torch.randn(100_000, generator=gen) * torch.exp2(
+        torch.randint(-24, 20, (100_000,), generator=gen)
+    )
+    grid = F.element_grid(name)
+    y = torch.cat([y, grid, (grid[1:] + grid[:-1]) / 2, torch.tensor([-0.0, 1e30, -1e30])])
+    assert torch.equal(
+        F._float_encode(y.clone(), spec).to(torch.uint8), F.encode_codes(y.clone(), name)
+    )
+    assert torch.equal(F._float_round(y.clone(), spec), F.round_elements(y.clone(), name))
 
 
 @pytest.mark.parametrize(
