@@ -15,6 +15,7 @@ from quantviz.ui.compare_view import (
     FORMATS_KEY,
     block_choices,
     comparison_granularities,
+    fitting_schemes,
     format_options,
     format_schemes,
     group_choices,
@@ -82,10 +83,13 @@ for col, name in zip(set_cols, FORMAT_SETS, strict=True):
         help=f"Compare the {name}: {', '.join(PRESET_GROUPS[name])}.",
     )
 try:
-    schemes += [s for s in format_schemes(st.session_state[FORMATS_KEY]) if s not in schemes]
+    picked, misfits = fitting_schemes(shape, format_schemes(st.session_state[FORMATS_KEY]))
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
+schemes += [s for s in picked if s not in schemes]
+if misfits:
+    st.caption("Left out, they do not fit this tensor: " + "; ".join(misfits))
 for size_note in filter(None, (effective_note(shape, g) for g in grans)):
     st.caption(size_note)
 

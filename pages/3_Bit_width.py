@@ -11,6 +11,7 @@ from quantviz.ui.compare_view import (
     block_choices,
     comparison_granularities,
     default_choices,
+    fitting_schemes,
     format_options,
     format_schemes,
     group_choices,
@@ -81,11 +82,15 @@ except ValueError as exc:
 formats = None
 if st.session_state["bw_formats"]:
     try:
-        with st.spinner(f"Quantizing {len(st.session_state['bw_formats'])} formats…"):
-            formats = cache.compare(cur, format_schemes(st.session_state["bw_formats"]))
+        picked, misfits = fitting_schemes(shape, format_schemes(st.session_state["bw_formats"]))
+        if picked:
+            with st.spinner(f"Quantizing {len(picked)} formats…"):
+                formats = cache.compare(cur, picked)
     except ValueError as exc:
         st.error(str(exc))
         st.stop()
+    if misfits:
+        st.caption("Left out, they do not fit this tensor: " + "; ".join(misfits))
 
 key = f"bw|{cur.token}|{grans}|{syms}|{range_method}|{metric}|{st.session_state['bw_formats']}"
 chart = cache.figure(

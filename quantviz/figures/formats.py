@@ -134,7 +134,7 @@ def add_code_hover(trace: go.Heatmap, codes: np.ndarray) -> None:
 def widest_zero_point(result: QuantResult) -> float:
     """The zero point of the block with the largest scale (the block ``widest_block_grid``
     draws), as a float: a float zero point is not rounded to an integer."""
-    idx = int(torch.argmax(result.scale.reshape(-1)))
+    idx = int(torch.argmax(result.scale.reshape(-1).abs()))
     return float(result.zero_point.reshape(-1)[idx])
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 import quantviz as qv
+from quantviz.granularity import num_blocks
 from quantviz.metrics import higher_is_better
 from quantviz.presets import PRESET_GROUPS, PRESETS
 from quantviz.scheme import parse_scheme
@@ -111,6 +112,22 @@ def format_schemes(names: Sequence[str]) -> list[qv.QuantScheme]:
         ValueError: a name :func:`quantviz.parse_scheme` cannot read (message from the core).
     """
     return [parse_scheme(n) for n in names]
+
+
+def fitting_schemes(
+    shape: tuple[int, ...], schemes: Sequence[qv.QuantScheme]
+) -> tuple[list[qv.QuantScheme], list[str]]:
+    """The schemes whose granularity fits a tensor of ``shape``, and a note per one that does
+    not (``fp8-e4m3-block128`` on a 1-D tensor), so one misfit does not sink the table."""
+    fits, notes = [], []
+    for scheme in schemes:
+        try:
+            num_blocks(shape, scheme.granularity)
+        except ValueError as exc:
+            notes.append(f"{scheme.label()} ({exc})")
+        else:
+            fits.append(scheme)
+    return fits, notes
 
 
 def row_labels(table: pd.DataFrame, n_granularities: int) -> list[str]:

@@ -250,3 +250,18 @@ def test_a_change_on_compare_ends_the_preset_everywhere(app):
     at.switch_page(QUANTIZE).run()
     assert at.selectbox(key="q_preset").value == "custom"
     assert at.selectbox(key="q_sfmt").value == "fp16"
+
+
+@pytest.mark.parametrize(("page", "key"), [(COMPARE, "cmp_set_8-bit_formats"), (BIT_WIDTH, None)])
+def test_a_format_that_does_not_fit_a_1d_tensor_is_left_out_not_an_error(app, page, key):
+    at = app(page, query={"src": "gen", "kind": "normal", "shape": "300", "seed": "0"})
+    if key:
+        at.button(key=key).click().run()
+    assert_ok(at)
+    notes = [c.value for c in at.caption if c.value.startswith("Left out")]
+    assert len(notes) == 1
+    assert "fp8-e4m3-block128" in notes[0]
+    table = shown_table(at, "cmp_table" if key else "bw_formats_table")
+    schemes = table["Scheme" if key else "scheme"].tolist()
+    assert "fp8-e4m3-per-tensor" in schemes
+    assert "fp8-e4m3-block128" not in schemes

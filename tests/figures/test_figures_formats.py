@@ -160,3 +160,13 @@ def test_a_power_of_two_scale_is_at_best_as_good_as_an_fp32_one():
 def test_format_number_line_refuses_more_than_one_scale():
     with pytest.raises(ValueError, match="one shared scale"):
         format_number_line(torch.ones(4), qv.QuantScheme(granularity=qv.PerChannel(0)))
+
+
+def test_histogram_of_q4_0_draws_the_block_with_the_largest_magnitude_scale():
+    # Every block's extreme is positive, so llama.cpp's q4_0 stores negative scales.
+    x = torch.cat([torch.linspace(-1, 4, 32), torch.linspace(-1, 2, 32)]).reshape(1, 64)
+    res = qv.quantize(x, PRESETS["q4_0"])
+    assert bool((res.scale < 0).all())
+    levels = _segments(_trace(histogram_with_grid(x, res), "grid levels"))
+    s = float(res.scale.reshape(-1)[0])  # the first block's, the larger |scale|
+    np.testing.assert_allclose(levels, np.sort(s * np.arange(-8, 8)), rtol=1e-6)
