@@ -22,6 +22,7 @@ from quantviz.ui.format_settings import (
     NO_PRESET,
     format_bits,
     format_label,
+    grid_caption,
     preset_label,
     scale_format_label,
 )
@@ -141,6 +142,7 @@ def _format_row(p: str, parts: Sequence[str]) -> None:
         "(FP8, FP6, FP4, NF4) whose levels are dense near 0 and sparse near the maximum.",
     )
     if st.session_state[f"{p}_fmt"] != "int":
+        st.caption(grid_caption(st.session_state[f"{p}_fmt"]))
         return
     if st.session_state[f"{p}_sym"] == "symmetric":
         cols[2].checkbox(

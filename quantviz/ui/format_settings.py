@@ -67,6 +67,30 @@ def format_label(fmt: str) -> str:
     return f"{word} · {format_bits(fmt)} bits, max {top:g}"
 
 
+def grid_caption(fmt: str) -> str:
+    """What the element format's codes mean, checkable by hand: every positive value of a small
+    grid (``FP4 E2M1 codes mean 0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6 × the scale``), or the range
+    and count of a large one; empty for the integer grid."""
+    if fmt == "int":
+        return ""
+    grid = element_grid(fmt)
+    word = _FORMAT_WORDS.get(fmt, fmt)
+    if grid.numel() <= 32:
+        pos = [f"{v:.4g}" for v in grid[grid > 0].tolist()]
+        neg = [f"{v:.4g}" for v in grid[grid < 0].tolist()]
+        mirrored = [f"-{p}" for p in reversed(pos)] == neg
+        if mirrored:
+            values = ", ".join(["0", *(f"±{p}" for p in pos)])
+        else:
+            values = ", ".join(f"{v:.4g}" for v in grid.tolist())
+        return f"{word} codes mean {values} × the scale."
+    tiny = float(grid[grid > 0].min())
+    return (
+        f"{word}: {grid.numel()} values from {float(grid[0]):g} to {float(grid[-1]):g} × the "
+        f"scale; the smallest non-zero magnitude is {tiny:.3g}."
+    )
+
+
 def scale_format_label(sfmt: str) -> str:
     """``"e8m0 · 8 bits, power of two"``: the picker's text for a scale format."""
     extra = ", power of two" if sfmt == "e8m0" else ""

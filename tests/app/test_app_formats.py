@@ -53,6 +53,9 @@ def test_picking_nvfp4_shows_its_codes_and_its_non_uniform_grid(app):
     assert at.selectbox(key="q_bits").disabled
     assert at.selectbox(key="q_sfmt").value == PRESETS["nvfp4"].scale_format
     assert at.query_params["scheme"] == PRESETS["nvfp4"].slug()
+    # What each code means is written out, so every cell can be checked by hand.
+    meaning = "FP4 E2M1 codes mean 0, ±0.5, ±1, ±1.5, ±2, ±3, ±4, ±6 × the scale."
+    assert meaning in [c.value for c in at.caption]
     res = qv.quantize(EXAMPLE_T, PRESETS["nvfp4"])
     expected = qv.error_metrics(EXAMPLE_T, res.dequantize())
     assert float(metrics(at)["MSE"]) == pytest.approx(expected["mse"], rel=1e-3)
