@@ -25,10 +25,17 @@ from quantviz.scheme import QuantScheme
 
 
 def element_levels(
-    x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+    x: torch.Tensor,
+    scale: torch.Tensor,
+    zero_point: torch.Tensor,
+    scheme: QuantScheme,
+    multiply: bool = False,
 ) -> torch.Tensor:
     """``x`` in element units: ``x / scale`` (+ an integer zero point), or ``(x - zp) / scale``
-    for a float zero point. A zero scale (llama.cpp's all-zero block) gives level 0."""
+    for a float zero point; ``x · scale`` when ``multiply`` (``scale`` is then NVFP4's
+    reciprocal multiplier). A zero scale (llama.cpp's all-zero block) gives level 0."""
+    if multiply:
+        return x * scale
     if scheme.float_zero_point:
         y = (x - zero_point) / scale
     else:
@@ -60,10 +67,18 @@ def decode(
 
 
 def reconstruct(
-    x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+    x: torch.Tensor,
+    scale: torch.Tensor,
+    zero_point: torch.Tensor,
+    scheme: QuantScheme,
+    multiplier: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``decode(encode(x))`` without materializing codes: the values a kernel would give."""
-    y = element_levels(x, scale, zero_point, scheme)
+    """``decode(encode(x))`` without materializing codes: the values a kernel would give.
+    ``multiplier``: NVFP4's reciprocal multiplier, used for the elements instead of ``scale``."""
+    if multiplier is None:
+        y = element_levels(x, scale, zero_point, scheme)
+    else:
+        y = element_levels(x, multiplier, zero_point, scheme, multiply=True)
     if scheme.is_integer:
         v = y.round_().clamp_(scheme.q_min, scheme.q_max)
     else:
@@ -128,12 +143,15 @@ def quantize_blocks(
         extras: dict[str, object] = {}
         return blocks.restore(q), blocks.params_to_grid(scale), blocks.params_to_grid(zp), extras
     scale, zp, extras = block_params(blocks, scheme)
+    multiplier = extras.pop("multiplier", None)
     scale_grid = blocks.params_to_grid(scale).contiguous()
     zp_grid = blocks.params_to_grid(zp).contiguous()
-    layout = broadcast_layout(x, scheme.granularity, scale_grid, zp_grid)
+    factor = scale if multiplier is None else multiplier
+    layout = broadcast_layout(x, scheme.granularity, blocks.params_to_grid(factor), zp_grid)
     if layout is None:
-        layout = Layout(blocks.data, scale, zp, blocks.restore)
-    return layout.restore(encode_layout(layout, scheme)), scale_grid, zp_grid, extras
+        layout = Layout(blocks.data, factor, zp, blocks.restore)
+    codes = encode_layout(layout, scheme, multiply=multiplier is not None)
+    return layout.restore(codes), scale_grid, zp_grid, extras
 
 
 # Clip ratios of the MSE search, as quantviz.ranges.mse_search tries them: a coarse grid from the
@@ -197,8 +215,11 @@ def _candidate_error(
 ) -> torch.Tensor:
     """Each block's squared error with its range scaled by ``ratio``."""
     data, valid, r_min, r_max, extreme = part
-    scale, zp, _ = scales_from_range(r_min * ratio, r_max * ratio, scheme, tensor_amax, extreme)
-    err = reconstruct(data, scale, zp, scheme).sub_(data).square_()
+    scale, zp, extras = scales_from_range(
+        r_min * ratio, r_max * ratio, scheme, tensor_amax, extreme
+    )
+    multiplier = extras.get("multiplier")
+    err = reconstruct(data, scale, zp, scheme, multiplier).sub_(data).square_()  # type: ignore[arg-type]
     return (err if valid is None else err.masked_fill_(~valid, 0.0)).sum(1, keepdim=True)
 
 
@@ -206,14 +227,14 @@ def _param(p: torch.Tensor, rows: slice) -> torch.Tensor:
     return p if p.shape[0] == 1 else p[rows]
 
 
-def encode_layout(layout: Layout, scheme: QuantScheme) -> torch.Tensor:
+def encode_layout(layout: Layout, scheme: QuantScheme, multiply: bool = False) -> torch.Tensor:
     """Codes of ``layout.data``, slice by slice (a cache-sized slice of rows at a time), each
-    written straight into the output."""
+    written straight into the output. ``multiply``: ``layout.scale`` holds multipliers."""
     data = layout.data
     out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
     for rows in row_slices(data):
         part_scale, part_zp = _param(layout.scale, rows), _param(layout.zero_point, rows)
-        y = element_levels(data[rows], part_scale, part_zp, scheme)
+        y = element_levels(data[rows], part_scale, part_zp, scheme, multiply)
         if scheme.is_integer:
             out[rows] = y.round_().clamp_(scheme.q_min, scheme.q_max)
         else:
@@ -238,6 +259,7 @@ def block_error(blocks: Blocks, scheme: QuantScheme) -> torch.Tensor:
         q, scale, zp = quantize_llama(data, valid, scheme.preset or "", scheme.bits)
         err = decode(q, scale, zp, scheme).sub_(data)
     else:
-        scale, zp, _ = block_params(blocks, scheme)
-        err = reconstruct(data, scale, zp, scheme).sub_(data)
+        scale, zp, extras = block_params(blocks, scheme)
+        multiplier = extras.get("multiplier")
+        err = reconstruct(data, scale, zp, scheme, multiplier).sub_(data)  # type: ignore[arg-type]
     return err if valid is None else err.masked_fill_(~valid, 0.0)

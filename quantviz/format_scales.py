@@ -85,12 +85,16 @@ def scales_from_range(
         scale = _nonzero(round_scale(signed / scheme.q_min, fmt))
     elif scheme.tensor_scale:
         top = element_max(scheme.element_format)
-        outer = (tensor_amax or 0.0) / (448.0 * top) or 1.0
+        # float32 arithmetic throughout, as torchao's per_tensor_amax_to_scale / nvfp4_quantize
+        outer = torch.tensor(tensor_amax or 0.0, dtype=torch.float32) / (448.0 * top)
+        outer = torch.where(outer > 0, outer, torch.ones_like(outer))
         inner = round_scale((a / top / outer).clamp(E4M3_TINY, 448.0), "fp8_e4m3")
         scale = outer * inner
-        extras.update(tensor_scale=outer, block_scale=inner)
+        # torchao / NVIDIA's kernels scale the elements by the reciprocal (1/s_t)/s_b, not by
+        # dividing by s_t·s_b; the multiplier is kept so the elements see the same float32.
+        extras.update(tensor_scale=outer, block_scale=inner, multiplier=(1.0 / outer) / inner)
     else:
-        scale = round_scale(_nonzero(a / scale_denominator(scheme)), fmt)
+        scale = _nonzero(round_scale(a / scale_denominator(scheme), fmt))
         if scheme.double_quant:
             scale, dq = double_quantize(scale)
             extras.update(dq)

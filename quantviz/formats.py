@@ -299,15 +299,22 @@ def round_scale(scale: torch.Tensor, scale_format: str) -> torch.Tensor:
     # rounding below never gives 0 or overflows.
     a = s.abs().clamp_(lo, hi)
     if scale_format == "e8m0":
-        return torch.ldexp(torch.ones_like(a), torch.frexp(a).exponent - 1)
+        return torch.ldexp(torch.ones_like(a), _floor_log2(a))
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(scale_format)
     stored = round_elements(a, scale_format) if dtype is None else a.to(dtype).to(torch.float32)
     return stored.copysign_(s)
 
 
+def _floor_log2(a: torch.Tensor) -> torch.Tensor:
+    """``floor(log2(a))`` (int32) of positive float32 ``a`` in [2^-127, 2^127]: ``frexp``'s
+    exponent for normal values; every subnormal here is in [2^-127, 2^-126), exponent -127."""
+    exponent = torch.frexp(a).exponent - 1
+    return torch.where(a < 2.0**-126, torch.full_like(exponent, -127), exponent)
+
+
 def e8m0_exponent(scale: torch.Tensor) -> torch.Tensor:
     """The biased E8M0 byte (uint8, ``exponent + 127``) of power-of-two scales."""
-    return (torch.frexp(scale).exponent - 1 + 127).clamp_(0, 254).to(torch.uint8)
+    return (_floor_log2(scale) + 127).clamp_(0, 254).to(torch.uint8)
 
 
 @cache
