@@ -118,12 +118,16 @@ def codes_panel(result: QuantResult, dm: DisplayMatrix) -> CodesPanel:
 def add_code_hover(trace: go.Heatmap, codes: np.ndarray) -> None:
     """Append each cell's stored code to ``trace``'s hover text, in place (after the source
     indices a downsampled trace already carries in its customdata)."""
-    codes = np.asarray(codes).astype(np.int32)
-    current = trace.customdata
+    codes = np.asarray(codes)
+    current = None if trace.customdata is None else np.asarray(trace.customdata)
+    # Codes are at most 8 bits: uint16 keeps the hover payload small whenever the source
+    # indices a downsampled trace carries fit too.
+    small = current is None or current.dtype == np.uint16
+    dtype = np.uint16 if small and codes.min() >= 0 and codes.max() < 2**16 else np.int32
     if current is None:
-        data, i = codes[..., None], 0
+        data, i = codes.astype(dtype)[..., None], 0
     else:
-        data = np.concatenate([np.asarray(current).astype(np.int32), codes[..., None]], axis=-1)
+        data = np.concatenate([current.astype(dtype), codes.astype(dtype)[..., None]], axis=-1)
         i = data.shape[-1] - 1
     trace.customdata = data
     trace.hovertemplate = trace.hovertemplate.replace(

@@ -170,3 +170,14 @@ def test_histogram_of_q4_0_draws_the_block_with_the_largest_magnitude_scale():
     levels = _segments(_trace(histogram_with_grid(x, res), "grid levels"))
     s = float(res.scale.reshape(-1)[0])  # the first block's, the larger |scale|
     np.testing.assert_allclose(levels, np.sort(s * np.arange(-8, 8)), rtol=1e-6)
+
+
+def test_codes_of_a_downsampled_panel_ride_with_its_indices_in_uint16():
+    x = torch.randn(300, 1024, generator=torch.Generator().manual_seed(1))
+    res = qv.quantize(x, PRESETS["mxfp4"])
+    panel = next(t for t in quantization_heatmaps(x, res).data if t.name == "quantized")
+    data = np.asarray(panel.customdata)
+    assert data.dtype == np.uint16
+    rows, cols, codes = data[..., 0], data[..., 1], data[..., 2]
+    np.testing.assert_array_equal(codes, res.q.numpy()[rows, cols])
+    assert "code %{customdata[2]}" in panel.hovertemplate
