@@ -50,7 +50,7 @@ def test_safetensors_keep_storage_types_and_read_back(case) -> None:
 
 
 def test_packed_fp4_is_half_the_bytes(case) -> None:
-    name, res = case
+    _name, res = case
     tensors = load(export.quantized_safetensors(res))
     if "q_packed" in tensors:
         assert tensors["q_packed"].numel() == res.q.numel() // 2
@@ -59,7 +59,7 @@ def test_packed_fp4_is_half_the_bytes(case) -> None:
 
 
 def test_npz_holds_the_same_bits(case) -> None:
-    name, res = case
+    _name, res = case
     tensors = load(export.quantized_safetensors(res))
     with np.load(io.BytesIO(export.quantized_npz(res)), allow_pickle=False) as f:
         assert qv.parse_scheme(str(f["scheme"])) == res.scheme
