@@ -15,6 +15,7 @@ from quantviz.formats import (
     e8m0_exponent,
     element_emax,
     element_max,
+    round_offset,
     round_scale,
     round_to_grid,
 )
@@ -73,7 +74,7 @@ def scales_from_range(
     extras: dict[str, object] = {}
     if scheme.float_zero_point:
         scale = _nonzero(round_scale((r_max - r_min) / (scheme.q_max - scheme.q_min), fmt))
-        return scale, round_scale(r_min - scheme.q_min * scale, fmt), extras
+        return scale, round_offset(r_min - scheme.q_min * scale, fmt), extras
     if not scheme.symmetric:  # integer zero point, range widened to contain 0
         r_lo, r_hi = r_min.clamp(max=0.0), r_max.clamp(min=0.0)
         scale = _nonzero(round_scale((r_hi - r_lo) / (scheme.q_max - scheme.q_min), fmt))

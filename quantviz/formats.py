@@ -305,6 +305,22 @@ def round_scale(scale: torch.Tensor, scale_format: str) -> torch.Tensor:
     return stored.copysign_(s)
 
 
+def round_offset(value: torch.Tensor, scale_format: str) -> torch.Tensor:
+    """A real-valued zero point (minimum) stored in ``scale_format``: nearest value, ties to
+    even, saturating; unlike a scale it may be 0 or negative. Not defined for e8m0."""
+    check_scale_format(scale_format)
+    v = value.to(torch.float32)
+    if scale_format == "fp32":
+        return v
+    if scale_format == "e8m0":
+        raise ValueError("an e8m0 value is a power of two: it cannot hold a zero point")
+    if scale_format == "fp8_e4m3":
+        return round_elements(v, "fp8_e4m3")
+    hi = _SCALE_LIMITS[scale_format][1]
+    dtype = torch.float16 if scale_format == "fp16" else torch.bfloat16
+    return v.clamp(-hi, hi).to(dtype).to(torch.float32)
+
+
 def _floor_log2(a: torch.Tensor) -> torch.Tensor:
     """``floor(log2(a))`` (int32) of positive float32 ``a`` in [2^-127, 2^127]: ``frexp``'s
     exponent for normal values; every subnormal here is in [2^-127, 2^-126), exponent -127."""

@@ -86,6 +86,25 @@ PRESETS: dict[str, QuantScheme] = {
 }
 """Preset name -> scheme (``scheme.preset`` is the name; its label and slug too)."""
 
+PRESET_DESCRIPTIONS: dict[str, str] = {
+    "q8_0": "llama.cpp: int8, blocks of 32, fp16 scale (8.5 bits)",
+    "q4_0": "llama.cpp: int4 full grid, blocks of 32, fp16 scale (4.5 bits)",
+    "q4_1": "llama.cpp: uint4, blocks of 32, fp16 scale and minimum (5.0 bits)",
+    "q5_0": "llama.cpp: int5 full grid, blocks of 32, fp16 scale (5.5 bits)",
+    "q5_1": "llama.cpp: uint5, blocks of 32, fp16 scale and minimum (6.0 bits)",
+    "mxfp8": "OCP MX: FP8 E4M3, blocks of 32, E8M0 scale (8.25 bits)",
+    "mxfp6": "OCP MX: FP6 E2M3, blocks of 32, E8M0 scale (6.25 bits)",
+    "mxfp4": "OCP MX: FP4 E2M1, blocks of 32, E8M0 scale (4.25 bits)",
+    "mxint8": "OCP MX: int8 (1.6 fixed point), blocks of 32, E8M0 scale (8.25 bits)",
+    "nvfp4": "NVIDIA: FP4 E2M1, blocks of 16, E4M3 scales x fp32 tensor scale (~4.5 bits)",
+    "nf4-g64": "QLoRA NF4, absmax per 64, fp32 scale (4.5 bits)",
+    "nf4-g64-dq": "QLoRA NF4 with double-quantized 8-bit scales (~4.127 bits)",
+    "fp8-e4m3-per-tensor": "FP8 E4M3, one fp32 scale (amax/448)",
+    "fp8-e4m3-per-channel": "FP8 E4M3, one fp32 scale per row (output channel)",
+    "fp8-e4m3-block128": "FP8 E4M3, one fp32 scale per 128x128 tile (DeepSeek-V3)",
+}
+"""One line per preset, for help texts."""
+
 PRESET_GROUPS: dict[str, list[str]] = {
     "4-bit formats": [
         "int4-sym-per-group-128-fp16",

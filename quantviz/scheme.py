@@ -116,6 +116,8 @@ class QuantScheme:
             )
         if self.float_zero_point and (self.symmetric or self.element_format != "int"):
             raise ValueError("float_zero_point needs an asymmetric integer scheme")
+        if self.float_zero_point and self.scale_format == "e8m0":
+            raise ValueError("a float zero point cannot be stored as e8m0 (a power of two)")
         if self.full_grid and (not self.symmetric or self.element_format != "int"):
             raise ValueError("full_grid needs a symmetric integer scheme")
         if self.full_grid and self.scale_format == "e8m0":

@@ -9,6 +9,7 @@ import torch
 
 import quantviz as qv
 from quantviz.presets import PRESET_GROUPS, PRESETS
+from quantviz.sweep import sweep_schemes
 
 DEFAULT_SLUGS = [
     "int8-sym-per-tensor",
@@ -172,3 +173,19 @@ def test_nf4_dq_is_about_4_127_bits() -> None:
 def test_preset_groups_parse(group) -> None:
     schemes = [qv.parse_scheme(s) for s in PRESET_GROUPS[group]]
     assert len(set(schemes)) == len(schemes)
+
+
+def test_compare_and_sweep_take_formats() -> None:
+    x = torch.randn(64, 256, generator=torch.Generator().manual_seed(0))
+    names = PRESET_GROUPS["4-bit formats"]
+    table = qv.compare(x, [qv.parse_scheme(n) for n in names])
+    assert list(table["scheme"]) == [qv.parse_scheme(n).label() for n in names]
+    mx = table.set_index("scheme").loc["mxfp4"]
+    direct = qv.quantization_error(x, qv.quantize(x, PRESETS["mxfp4"]))
+    assert mx["mse"] == pytest.approx(direct["mse"], rel=1e-5)
+    assert mx["bits_per_element"] == pytest.approx(4.25)
+    points = sweep_schemes(x, names)
+    assert list(points["scheme"]) == list(table["scheme"])
+    assert points["sqnr_db"].to_numpy() == pytest.approx(table["sqnr_db"].to_numpy())
+    with pytest.raises(ValueError, match="empty"):
+        sweep_schemes(x, [])
