@@ -136,7 +136,7 @@ def with_format(kwargs: dict[str, Any], settings: dict[str, Any]) -> dict[str, A
     elif out.get("symmetric", True):
         out["full_grid"] = bool(s["fgrid"]) and sfmt != "e8m0"  # e8m0 has no sign
     else:
-        out["float_zero_point"] = bool(s["fzp"])
+        out["float_zero_point"] = bool(s["fzp"]) and sfmt != "e8m0"  # a minimum needs a sign
     # The two-level scales of NVFP4 and QLoRA stay while the scale format still allows them.
     symmetric = out.get("symmetric", True)
     out["tensor_scale"] = bool(s["tscale"]) and sfmt == "fp8_e4m3" and symmetric
