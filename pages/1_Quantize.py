@@ -80,7 +80,7 @@ downloads = [
      "application/octet-stream", "q_dl_safetensors"),
     ("Quantized (.npz)", ex.quantized_npz, f"quantized-{slug}.npz",
      "application/octet-stream", "q_dl_npz"),
-    ("Integers (.csv)", ex.quantized_csv, f"q-{slug}.csv", "text/csv", "q_dl_csv"),
+    ("Codes (.csv)", ex.quantized_csv, f"q-{slug}.csv", "text/csv", "q_dl_csv"),
     ("Scales and zero points (.csv)", ex.scales_csv, f"scales-{slug}.csv", "text/csv",
      "q_dl_scales_csv"),
 ]  # fmt: skip
