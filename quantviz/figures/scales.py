@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -55,12 +56,25 @@ def _series_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
     idx = dm.source_cols[0]
     word = _axis_word(result)
     fig = make_subplots(specs=[[{"secondary_y": asym}]])
-    hover = f"{word} %{{x}}<br>scale %{{y:.5g}}{_stored(result)}<extra></extra>"
+    hover = f"{word} %{{x}}<br>scale %{{y:.5g}}{_stored(result)}"
+    exps = None
+    if result.scheme.scale_format == "e8m0":  # a power of two: say which
+        exps = np.round(np.log2(np.maximum(y, np.finfo(np.float32).tiny))).astype(np.int16)
+        hover += " = 2^%{customdata}"
+    hover += "<extra></extra>"
     if len(y) <= _BARS_UP_TO:
-        trace = go.Bar(x=idx, y=y, name="scale", marker_color=ACCENT, hovertemplate=hover)
+        trace = go.Bar(
+            x=idx, y=y, name="scale", marker_color=ACCENT, customdata=exps, hovertemplate=hover
+        )
     else:
         trace = go.Scatter(
-            x=idx, y=y, mode="lines", name="scale", line={"color": ACCENT}, hovertemplate=hover
+            x=idx,
+            y=y,
+            mode="lines",
+            name="scale",
+            line={"color": ACCENT},
+            customdata=exps,
+            hovertemplate=hover,
         )
     fig.add_trace(trace, secondary_y=False)
     if asym:

@@ -181,3 +181,11 @@ def test_codes_of_a_downsampled_panel_ride_with_its_indices_in_uint16():
     rows, cols, codes = data[..., 0], data[..., 1], data[..., 2]
     np.testing.assert_array_equal(codes, res.q.numpy()[rows, cols])
     assert "code %{customdata[2]}" in panel.hovertemplate
+
+
+def test_power_of_two_scales_name_their_exponent_in_the_hover():
+    x = torch.randn(1, 256, generator=torch.Generator().manual_seed(2))
+    res = qv.quantize(x, PRESETS["mxfp4"])  # 8 groups of 32 in one row: a bar per scale
+    bars = scales_chart(res, x.shape).data[0]
+    assert "= 2^%{customdata}" in bars.hovertemplate
+    np.testing.assert_array_equal(2.0 ** np.asarray(bars.customdata, dtype=float), bars.y)
