@@ -137,10 +137,18 @@ def row_labels(table: pd.DataFrame, n_granularities: int) -> list[str]:
     return grans + table["scheme"].astype(str).tolist()[n_granularities:]
 
 
+def format_words(scheme: qv.QuantScheme) -> str:
+    """The element and scale format of a row: ``"fp4_e2m1 · e8m0 scales"`` (a preset's name
+    alone does not say it)."""
+    element = scheme.format_name
+    return f"{element} · {scheme.scale_format} scales"
+
+
 def styled_table(table: pd.DataFrame) -> Styler:
     """The comparison with readable headers, formatted numbers and the best value of every
     column highlighted."""
     shown = table[list(COLUMNS)].rename(columns={k: v[0] for k, v in COLUMNS.items()})
+    shown.insert(2, "Format", [format_words(parse_scheme(str(s))) for s in table["scheme"]])
     formats = {name: f for name, f in COLUMNS.values() if f}
     return (
         shown.style.format(formats)

@@ -129,6 +129,9 @@ def test_compare_runs_the_4_bit_formats_in_one_click(app):
     rows = table.iloc[len(table) - len(schemes) :]
     want = qv.compare(EXAMPLE_T, schemes)
     assert list(rows["Scheme"]) == list(want["scheme"])
+    formats = dict(zip(rows["Scheme"], rows["Format"], strict=True))
+    assert formats["mxfp4"] == "fp4_e2m1 · e8m0 scales"
+    assert formats["nvfp4"] == "fp4_e2m1 · fp8_e4m3 scales"
     assert rows["Bits / element"].tolist() == pytest.approx(want["bits_per_element"].tolist())
     assert rows["MSE"].tolist() == pytest.approx(want["mse"].tolist())
     bars = charts(at)["cmp_bar"]["data"][0]
