@@ -259,3 +259,18 @@ def test_dynamic_map_shape() -> None:
     assert float(table.max()) == 1.0
     assert float(table.min()) == pytest.approx(-0.99296875, rel=1e-6)
     assert math.isclose(float(table[table > 0].min()), 1e-6 * 0.55, rel_tol=1e-6)
+
+
+def test_fp4_matches_torch_float4_cast_where_torch_has_one() -> None:
+    """torch.float4_e2m1fn_x2 packs two E2M1 codes per byte; torch 2.13's CPU build cannot cast
+    to or from it yet ("copy_kernel not implemented"), so ml_dtypes and torchao are the FP4
+    oracles there. Where the cast exists, the packed bytes must equal quantviz's codes."""
+    grid = F.element_grid("fp4_e2m1")
+    y = torch.cat([grid, (grid[1:] + grid[:-1]) / 2, torch.randn(64) * 3]).clamp(-6, 6)
+    y = y[: y.numel() // 2 * 2]
+    try:
+        packed = y.reshape(-1, 2).to(torch.float4_e2m1fn_x2)
+    except (NotImplementedError, RuntimeError) as e:
+        pytest.skip(f"no float4_e2m1fn_x2 cast in this torch build: {e}")
+    codes = F.encode_codes(y.clone(), "fp4_e2m1").to(torch.uint8).reshape(-1, 2)
+    assert torch.equal(packed.view(torch.uint8).reshape(-1), codes[:, 0] | (codes[:, 1] << 4))
