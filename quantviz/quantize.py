@@ -270,10 +270,16 @@ def quantize_with_params(
         x: float tensor.
         scale: per-block scales in the granularity's grid shape (as :func:`quantize` returns).
         zero_point: per-block zero points, same shape as ``scale``.
-        scheme: gives the grid and the granularity.
+        scheme: gives the grid (or element format) and the granularity.
 
     Returns:
-        Integer tensor of ``x``'s shape.
+        Codes of ``x``'s shape (``scheme.storage_dtype``): integers, or the element format's
+        codes. The scales are used as given (already in their scale format).
+
+    Raises:
+        ValueError: a parameter of the wrong shape, a non-positive or non-finite scale (zero
+            and negative scales are allowed for llama.cpp-style schemes), a non-zero zero point
+            for a symmetric scheme, or an integer zero point that is fractional or off the grid.
     """
     layout = param_layout(x.to(torch.float32), scale, zero_point, scheme)
     if not scheme.is_plain_integer:
@@ -286,16 +292,20 @@ def quantize_with_params(
 def dequantize(
     q: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
 ) -> torch.Tensor:
-    """float32 ``scale · (q - zero_point)`` with per-block parameters expanded to ``q``'s shape.
+    """float32 ``scale · (value(q) - zero_point)`` (``zero_point + scale · q`` for a float zero
+    point) with per-block parameters expanded to ``q``'s shape.
 
     Args:
-        q: integer tensor as returned in :attr:`QuantResult.q`.
+        q: codes as returned in :attr:`QuantResult.q`.
         scale: per-block scales in the granularity's grid shape.
         zero_point: per-block zero points, same shape as ``scale``.
         scheme: the scheme that produced them.
 
     Returns:
         float32 tensor of ``q``'s shape.
+
+    Raises:
+        ValueError: as :func:`quantize_with_params` for the parameters.
     """
     layout = param_layout(q, scale, zero_point, scheme)
     if not scheme.is_plain_integer:

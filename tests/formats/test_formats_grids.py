@@ -127,6 +127,17 @@ def test_grid_matches_ml_dtypes_every_code(name) -> None:
             "fp8_e5m2", [57344.0, 61440.0, 1e9], [57344, 57344, 57344], id="e5m2-saturates"
         ),
         pytest.param("fp6_e2m3", [7.5, 7.75, 8.0, 0.0625], [7.5, 7.5, 7.5, 0.0], id="e2m3"),
+        pytest.param("fp8_e5m2", [1.125, 1.375, -1.125], [1.0, 1.5, -1.0], id="e5m2-ties"),
+        pytest.param("fp6_e2m3", [1.0625, 1.1875, 0.1875], [1.0, 1.25, 0.25], id="e2m3-ties"),
+        pytest.param("fp6_e3m2", [1.125, 1.375, 26.0], [1.0, 1.5, 24.0], id="e3m2-ties"),
+        # NF4: the float32 midpoint of levels 7 (0.0) and 8 goes to the even code 8; the one of
+        # levels 8 and 9 to code 8 again
+        pytest.param(
+            "nf4",
+            [0.07958029955625534 / 2, (0.07958029955625534 + 0.16093020141124725) / 2],
+            [0.07958029955625534, 0.07958029955625534],
+            id="nf4-ties",
+        ),
         pytest.param("fp6_e3m2", [28.0, 30.0, 0.03125, 0.09375], [28, 28, 0, 0.125], id="e3m2"),
         pytest.param("nf4", [0.0, 1.0, 2.0, -3.0, 0.03], [0.0, 1.0, 1.0, -1.0, 0.0], id="nf4"),
     ],
@@ -248,3 +259,18 @@ def test_dynamic_map_shape() -> None:
     assert float(table.max()) == 1.0
     assert float(table.min()) == pytest.approx(-0.99296875, rel=1e-6)
     assert math.isclose(float(table[table > 0].min()), 1e-6 * 0.55, rel_tol=1e-6)
+
+
+def test_fp4_matches_torch_float4_cast_where_torch_has_one() -> None:
+    """torch.float4_e2m1fn_x2 packs two E2M1 codes per byte; torch 2.13's CPU build cannot cast
+    to or from it yet ("copy_kernel not implemented"), so ml_dtypes and torchao are the FP4
+    oracles there. Where the cast exists, the packed bytes must equal quantviz's codes."""
+    grid = F.element_grid("fp4_e2m1")
+    y = torch.cat([grid, (grid[1:] + grid[:-1]) / 2, torch.randn(64) * 3]).clamp(-6, 6)
+    y = y[: y.numel() // 2 * 2]
+    try:
+        packed = y.reshape(-1, 2).to(torch.float4_e2m1fn_x2)
+    except (NotImplementedError, RuntimeError) as e:
+        pytest.skip(f"no float4_e2m1fn_x2 cast in this torch build: {e}")
+    codes = F.encode_codes(y.clone(), "fp4_e2m1").to(torch.uint8).reshape(-1, 2)
+    assert torch.equal(packed.view(torch.uint8).reshape(-1), codes[:, 0] | (codes[:, 1] << 4))
