@@ -47,7 +47,8 @@ cards[3].metric(
 cards[4].metric(
     "Bits / element",
     f"{m['bits_per_element']:.3g}",
-    help="Payload bits plus every 16-bit scale (and zero point) spread over the elements.",
+    help="Payload bits plus every scale at its stored width (fp32 32, fp16/bf16 16, "
+    "FP8/E8M0 8) and every zero point, spread over the elements.",
 )
 cards[5].metric(
     "Clipped",
@@ -71,7 +72,7 @@ show_figure(
     cache.figure("error_histogram", f"qe|{key}", cur.tensor, x_hat, result=result), "q_err_hist"
 )
 
-st.markdown("**Downloads** — the integers with their scales and zero points")
+st.markdown("**Downloads** — the codes with their scales and zero points")
 slug = scheme.slug()
 downloads = [
     # (label, file builder, file name, MIME type, key): files are built only when clicked.
@@ -79,7 +80,7 @@ downloads = [
      "application/octet-stream", "q_dl_safetensors"),
     ("Quantized (.npz)", ex.quantized_npz, f"quantized-{slug}.npz",
      "application/octet-stream", "q_dl_npz"),
-    ("Integers (.csv)", ex.quantized_csv, f"q-{slug}.csv", "text/csv", "q_dl_csv"),
+    ("Codes (.csv)", ex.quantized_csv, f"q-{slug}.csv", "text/csv", "q_dl_csv"),
     ("Scales and zero points (.csv)", ex.scales_csv, f"scales-{slug}.csv", "text/csv",
      "q_dl_scales_csv"),
 ]  # fmt: skip

@@ -1,5 +1,6 @@
-"""Compare granularities: one table of error and storage cost per granularity, a bar chart of the
-error and the error heatmaps side by side on one colour scale."""
+"""Compare granularities and number formats: one table of error and storage cost per granularity
+and per format (MXFP4, NVFP4, NF4, FP8 ...), a bar chart of the error and the error heatmaps side by
+side on one colour scale."""
 
 import dataclasses
 
@@ -7,11 +8,19 @@ import streamlit as st
 
 from quantviz.export import table_csv
 from quantviz.granularity import effective_note
+from quantviz.presets import PRESET_GROUPS
 from quantviz.ui import cache, current, page_setup, scheme_controls
 from quantviz.ui.compare_view import (
+    FORMAT_SETS,
+    FORMATS_KEY,
     block_choices,
     comparison_granularities,
+    fitting_schemes,
+    format_options,
+    format_schemes,
     group_choices,
+    pick_format_set,
+    row_labels,
     seed_choices,
     styled_table,
 )
@@ -32,10 +41,17 @@ shape = tuple(cur.tensor.shape)
 st.title("Compare granularities")
 st.caption(
     f"**{cur.name}** · {fmt_shape(shape)} — every granularity at the same bits, symmetry and "
-    "range: finer granularities store more scales and lose less."
+    "range: finer granularities store more scales and lose less. Add number formats below to "
+    "set them against each other in the same table; bits per element count every scale at its "
+    "stored width."
 )
 
-base = scheme_controls("cmp", parts=("bits", "sym", "signed", "range"), columns=4)
+base = scheme_controls(
+    "cmp",
+    parts=("format", "bits", "sfmt", "sym", "signed", "range"),
+    columns=5,
+    use_preset=False,
+)
 groups, blocks = group_choices(shape), block_choices(shape)
 seed_choices(cur.token, groups, blocks)
 c1, c2 = st.columns(2)
@@ -47,6 +63,33 @@ grans = comparison_granularities(
     shape, st.session_state.get("cmp_groups", []), st.session_state.get("cmp_blocks", [])
 )
 schemes = [dataclasses.replace(base, granularity=g) for g in grans]
+n_grans = len(schemes)
+
+f1, *set_cols = st.columns([4, *([1.2] * len(FORMAT_SETS))], vertical_alignment="bottom")
+st.session_state.setdefault(FORMATS_KEY, [])
+f1.multiselect(
+    "Number formats",
+    format_options(),
+    key=FORMATS_KEY,
+    help="Presets (mxfp4, nvfp4, nf4-g64, q4_0, fp8-e4m3-per-channel …) and format schemes, "
+    "each with its own granularity and scale format, as extra rows of the table.",
+)
+for col, name in zip(set_cols, FORMAT_SETS, strict=True):
+    col.button(
+        name,
+        key=f"cmp_set_{name.replace(' ', '_')}",
+        on_click=pick_format_set,
+        args=(name,),
+        help=f"Compare the {name}: {', '.join(PRESET_GROUPS[name])}.",
+    )
+try:
+    picked, misfits = fitting_schemes(shape, format_schemes(st.session_state[FORMATS_KEY]))
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+schemes += [s for s in picked if s not in schemes]
+if misfits:
+    st.caption("Left out, they do not fit this tensor: " + "; ".join(misfits))
 for size_note in filter(None, (effective_note(shape, g) for g in grans)):
     st.caption(size_note)
 
@@ -74,7 +117,7 @@ log = None if axis == "auto" else axis == "log"
 bars = cache.figure(
     "compare_bar",
     f"cb|{cur.token}|{[repr(s) for s in schemes]}|{metric}|{log}",
-    table.assign(scheme=table["granularity"]),
+    table.assign(scheme=row_labels(table, n_grans)),
     metric=metric,
     log_scale=log,
 )

@@ -6,6 +6,7 @@ import streamlit as st
 import quantviz as qv
 from quantviz.explain import explain_steps
 from quantviz.ui import current, page_setup
+from quantviz.ui.learn_formats import formats_section
 from quantviz.ui.learn_view import GRANULARITIES, fits, matrix_editor, recipe, reset_matrix
 from quantviz.ui.widgets import show_table
 
@@ -93,3 +94,5 @@ tabs = st.tabs([name.capitalize() for name in steps])
 for tab, (name, s) in zip(tabs, steps.items(), strict=True):
     with tab:
         recipe(s, name)
+
+formats_section(x)

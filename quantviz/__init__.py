@@ -32,6 +32,7 @@ from quantviz.inputs import (
     parse_matrix,
 )
 from quantviz.metrics import error_metrics, quantization_error
+from quantviz.presets import PRESET_GROUPS, PRESETS
 from quantviz.quantize import (
     QuantResult,
     clipped_count,
@@ -47,6 +48,8 @@ __all__ = [
     "CALIBRATION_METHODS",
     "GENERATOR_KINDS",
     "MAX_ELEMENTS",
+    "PRESETS",
+    "PRESET_GROUPS",
     "Checkpoint",
     "Granularity",
     "InputError",

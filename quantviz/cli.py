@@ -27,6 +27,7 @@ from quantviz.compare import compare
 from quantviz.granularity import num_blocks
 from quantviz.inputs.checkpoint import open_checkpoint
 from quantviz.inputs.errors import InputError
+from quantviz.presets import PRESET_DESCRIPTIONS
 from quantviz.scan import (
     DEFAULT_SCAN_SCHEMES,
     SCAN_MAX_ELEMENTS,
@@ -69,8 +70,19 @@ scheme names:  [u]int<bits>-<sym|asym>-<granularity>[-<range>]
   examples     int8-sym-per-row  int4-sym-per-group-128  uint8-asym-per-tensor
                int4-asym-per-block-64x64-mse  int8-sym-per-channel-dim1-p99.9
 
+number formats: <format>-sym-<granularity>[-<scale format>][-<range>]
+  format       fp8_e4m3 fp8_e5m2 fp6_e2m3 fp6_e3m2 fp4_e2m1 nf4 (or an int format above)
+  scale format how each scale is stored: fp16 bf16 fp8-e4m3 e8m0 (default fp32, 32 bits)
+  examples     fp8_e4m3-sym-per-row  int4-sym-per-group-128-fp16  nf4-sym-per-group-64-bf16
+
+presets (add -mse or -p99.9 for another range):
+{presets}
+
 exit codes: 0 done, 2 usage error, 3 unreadable input or output, 4 nothing to quantize
 """
+SCHEME_HELP = SCHEME_HELP.format(
+    presets="\n".join(f"  {name:21s}{text}" for name, text in PRESET_DESCRIPTIONS.items())
+)
 
 
 class UsageError(Exception):

@@ -87,6 +87,10 @@ def quantization_error(x: torch.Tensor, result: QuantResult) -> dict[str, float]
     """
     if x.shape != result.q.shape:
         raise ValueError(f"shape mismatch: original {tuple(x.shape)} vs {tuple(result.q.shape)}")
+    if not result.scheme.is_plain_integer:
+        # Other formats decode through a table: measured on the reconstruction, by the same
+        # accumulator as error_metrics.
+        return error_metrics(x, result.dequantize())
     layout = param_layout(result.q, result.scale, result.zero_point, result.scheme)
     x_view = _as_float32(x, "original").reshape(layout.data.shape)
     sums = dequantized_error_sums(layout, x_view, result.scheme.symmetric)

@@ -1,15 +1,27 @@
-"""Linear quantization and dequantization, vectorized over every granularity.
+"""Quantization and dequantization, vectorized over every granularity and format.
 
-``q = clamp(round(x / scale + zero_point), q_min, q_max)`` and ``x_hat = scale · (q - zero_point)``,
-in float32 with round-half-to-even (``torch.round``), exactly as the course notebook computes them.
+Plain integer schemes: ``q = clamp(round(x / scale + zero_point), q_min, q_max)`` and
+``x_hat = scale · (q - zero_point)``, in float32 with round-half-to-even (``torch.round``), exactly
+as the course notebook computes them. Every other scheme (element formats, scale formats, the
+integer variants and presets) goes through :mod:`quantviz.format_quant`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from quantviz.format_quant import (
+    NonFiniteRangeError,
+    clip_bounds,
+    code_values,
+    decode_layout,
+    element_levels,
+    encode_layout,
+    quantize_blocks,
+)
+from quantviz.format_scales import allows_zero_scale
 from quantviz.granularity import Blocks, expand_to_elements, grid_shape, to_blocks
 from quantviz.kernels import (
     Layout,
@@ -29,20 +41,34 @@ class QuantResult:
     """The outcome of :func:`quantize`.
 
     Attributes:
-        q: integer tensor, same shape as the input (dtype ``scheme.storage_dtype``).
-        scale: float32, one entry per block, in the granularity's grid shape.
-        zero_point: int32, same shape as ``scale`` (all zeros for symmetric schemes).
+        q: the codes, same shape as the input (dtype ``scheme.storage_dtype``): integers for the
+            integer grid, the format's code otherwise (uint8 bit pattern for FP8/FP6/FP4, 0..15
+            for NF4); :meth:`element_values` says what each means.
+        scale: float32 effective scales as stored (rounded to the scale format; for NVFP4 the
+            per-tensor scale times the E4M3 block scale), one per block, in the granularity's
+            grid shape. Negative for llama.cpp's q4_0/q5_0 blocks whose extreme is positive.
+        zero_point: same shape as ``scale``: int32 (zeros for symmetric schemes), or float32 for
+            ``float_zero_point`` schemes (``x̂ = zero_point + scale·q``).
         scheme: the scheme used.
+        extras: per-format details: ``scale_exponent`` (E8M0 bytes), ``tensor_scale`` and
+            ``block_scale`` (NVFP4), ``absmax_codes``/``absmax_scale``/``absmax_offset`` (double
+            quantization); scales in block order.
     """
 
     q: torch.Tensor
     scale: torch.Tensor
     zero_point: torch.Tensor
     scheme: QuantScheme
+    extras: dict[str, object] = field(default_factory=dict)
 
     def dequantize(self) -> torch.Tensor:
-        """float32 reconstruction ``scale · (q - zero_point)``, same shape as the input."""
+        """float32 reconstruction ``scale · (value(q) - zero_point)`` (``zero_point +
+        scale·q`` for a float zero point), same shape as the input."""
         return dequantize(self.q, self.scale, self.zero_point, self.scheme)
+
+    def element_values(self) -> torch.Tensor:
+        """float32, ``q``'s shape: the element-grid value each code means, before the scale."""
+        return code_values(self.q, self.scheme)
 
     @property
     def num_scales(self) -> int:
@@ -120,6 +146,14 @@ def quantize(x: torch.Tensor, scheme: QuantScheme) -> QuantResult:
     if scheme.range_method in ("percentile", "mse"):
         refuse_non_finite(x)  # their searches would not propagate NaN reliably
     blocks = to_blocks(x, scheme.granularity)
+    if not scheme.is_plain_integer:
+        try:
+            q, scale_grid, zp_grid, extras = quantize_blocks(x, blocks, scheme)
+        except NonFiniteRangeError:
+            refuse_non_finite(x)
+            raise
+        zp_dtype = torch.float32 if scheme.float_zero_point else torch.int32
+        return QuantResult(q.contiguous(), scale_grid, zp_grid.to(zp_dtype), scheme, extras)
     if fused_rows_apply(blocks.data, blocks.valid, scheme):
         q_rows, scale, zero_point, finite = quantize_rows_fused(blocks.data, scheme)
         if not finite:
@@ -173,9 +207,40 @@ def _checked_params(
                 f"{name} has shape {tuple(param.shape)}, expected {expected} for {where}"
             )
     scale = scale.detach().to(torch.float32).reshape(expected)
-    if not bool((torch.isfinite(scale) & (scale > 0)).all()):
+    if allows_zero_scale(scheme):
+        # llama.cpp stores d = max / -8 (negative) and d = 0 for an all-zero block
+        if not bool(torch.isfinite(scale).all()):
+            raise ValueError("every scale must be finite")
+    elif not bool((torch.isfinite(scale) & (scale > 0)).all()):
         raise ValueError("every scale must be positive and finite")
-    return scale, zero_point.detach().to(torch.float32).reshape(expected)
+    zero_point = zero_point.detach().to(torch.float32).reshape(expected)
+    _check_zero_point(zero_point, scheme)
+    return scale, zero_point
+
+
+def _check_zero_point(zero_point: torch.Tensor, scheme: QuantScheme) -> None:
+    """Refuse a zero point the scheme cannot hold: any non-zero one for a symmetric scheme, a
+    non-integer or out-of-grid one for an integer zero point, a non-finite float zero point."""
+    if not bool(torch.isfinite(zero_point).all()):
+        raise ValueError("every zero_point must be finite")
+    if scheme.float_zero_point:
+        return
+    if scheme.symmetric:
+        if bool((zero_point != 0).any()):
+            bad = float(zero_point[zero_point != 0][0])
+            raise ValueError(
+                f"{scheme.label()} is symmetric: its zero points are 0, got {bad!r}; pass zeros "
+                "or use an asymmetric scheme"
+            )
+        return
+    off = (zero_point != zero_point.round()) | (zero_point < scheme.q_min)
+    off |= zero_point > scheme.q_max
+    if bool(off.any()):
+        bad = float(zero_point[off][0])
+        raise ValueError(
+            f"zero_point {bad!r} is off the grid of {scheme.label()}: it must be an integer "
+            f"from {scheme.q_min} to {scheme.q_max}"
+        )
 
 
 def param_layout(
@@ -205,12 +270,20 @@ def quantize_with_params(
         x: float tensor.
         scale: per-block scales in the granularity's grid shape (as :func:`quantize` returns).
         zero_point: per-block zero points, same shape as ``scale``.
-        scheme: gives the grid and the granularity.
+        scheme: gives the grid (or element format) and the granularity.
 
     Returns:
-        Integer tensor of ``x``'s shape.
+        Codes of ``x``'s shape (``scheme.storage_dtype``): integers, or the element format's
+        codes. The scales are used as given (already in their scale format).
+
+    Raises:
+        ValueError: a parameter of the wrong shape, a non-positive or non-finite scale (zero
+            and negative scales are allowed for llama.cpp-style schemes), a non-zero zero point
+            for a symmetric scheme, or an integer zero point that is fractional or off the grid.
     """
     layout = param_layout(x.to(torch.float32), scale, zero_point, scheme)
+    if not scheme.is_plain_integer:
+        return layout.restore(encode_layout(layout, scheme)).contiguous()
     return quantize_layout(
         layout, scheme.q_min, scheme.q_max, scheme.symmetric, scheme.storage_dtype
     ).contiguous()
@@ -219,31 +292,40 @@ def quantize_with_params(
 def dequantize(
     q: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
 ) -> torch.Tensor:
-    """float32 ``scale · (q - zero_point)`` with per-block parameters expanded to ``q``'s shape.
+    """float32 ``scale · (value(q) - zero_point)`` (``zero_point + scale · q`` for a float zero
+    point) with per-block parameters expanded to ``q``'s shape.
 
     Args:
-        q: integer tensor as returned in :attr:`QuantResult.q`.
+        q: codes as returned in :attr:`QuantResult.q`.
         scale: per-block scales in the granularity's grid shape.
         zero_point: per-block zero points, same shape as ``scale``.
         scheme: the scheme that produced them.
 
     Returns:
         float32 tensor of ``q``'s shape.
+
+    Raises:
+        ValueError: as :func:`quantize_with_params` for the parameters.
     """
-    return dequantize_layout(param_layout(q, scale, zero_point, scheme), scheme.symmetric)
+    layout = param_layout(q, scale, zero_point, scheme)
+    if not scheme.is_plain_integer:
+        return decode_layout(layout, scheme)
+    return dequantize_layout(layout, scheme.symmetric)
 
 
 def clipped_mask(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
     """Which elements of ``x`` fell outside the representable range and were clamped.
 
-    An element is clipped when ``x / scale + zero_point`` lies outside ``[q_min - ½, q_max + ½]``;
-    every other element is within ``scale / 2`` of its reconstruction.
+    An element is clipped when ``x / scale + zero_point`` lies outside ``[q_min - ½, q_max + ½]``
+    (for other element formats: beyond the grid's ends by more than half their last step);
+    every other element is within half a grid step (times the scale) of its reconstruction.
     """
     scheme = result.scheme
     scale = expand_to_elements(result.scale, x.shape, scheme.granularity)
     zp = expand_to_elements(result.zero_point.to(torch.float32), x.shape, scheme.granularity)
-    level = x.to(torch.float32) / scale + zp
-    return (level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)
+    level = element_levels(x.to(torch.float32), scale, zp, scheme)
+    lo, hi = clip_bounds(scheme)
+    return (level < lo) | (level > hi)
 
 
 def _grid_to_block_order(blocks: Blocks, param: torch.Tensor) -> torch.Tensor:
@@ -273,6 +355,7 @@ def clipped_count(x: torch.Tensor, result: QuantResult) -> int:
     blocks = to_blocks(x.to(torch.float32), scheme.granularity)
     scale = _grid_to_block_order(blocks, result.scale)
     zp = _grid_to_block_order(blocks, result.zero_point.to(torch.float32))
-    level = blocks.data / scale + zp
+    level = element_levels(blocks.data, scale, zp, scheme)
+    lo, hi = clip_bounds(scheme)
     # Pads are NaN and compare False either way, so they never count.
-    return int(((level < scheme.q_min - 0.5) | (level > scheme.q_max + 0.5)).sum())
+    return int(((level < lo) | (level > hi)).sum())

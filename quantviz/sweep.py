@@ -11,7 +11,7 @@ from quantviz.compare import COMPARE_COLUMNS, scheme_metrics, scheme_row
 from quantviz.granularity import Granularity, PerBlock, PerChannel, PerGroup, PerTensor
 from quantviz.metrics import ideal_sqnr_db
 from quantviz.quantize import check_input
-from quantviz.scheme import QuantScheme, parse_granularity
+from quantviz.scheme import QuantScheme, parse_granularity, parse_scheme
 
 SWEEP_COLUMNS = [*COMPARE_COLUMNS, "ideal_sqnr_db"]
 DEFAULT_BITS = range(2, 9)
@@ -65,7 +65,7 @@ def sweep_bits(
     bits: Iterable[int] = DEFAULT_BITS,
     granularities: Sequence[Granularity | str] | None = None,
     symmetric: Sequence[bool] = (True, False),
-    scale_bits: int = 16,
+    scale_bits: int | None = None,
     range_method: str | None = None,
 ) -> pd.DataFrame:
     """Quantize ``x`` at every bit width × granularity × symmetry and tabulate error and cost.
@@ -80,7 +80,8 @@ def sweep_bits(
             :func:`default_granularities` for ``x``'s shape.
         symmetric: which symmetries to include (asymmetric uses the signed grid with a zero
             point, so both spend the same bits per element on the payload).
-        scale_bits: storage bits of one scale, for ``bits_per_element``.
+        scale_bits: storage bits of one scale, for ``bits_per_element`` (None: the scale
+            format's width, 32 for the default fp32 scales).
         range_method: range method for every scheme (None: the full range).
 
     Returns:
@@ -106,5 +107,31 @@ def sweep_bits(
     rows = [
         {**scheme_row(x.shape, s, m, scale_bits), "ideal_sqnr_db": ideal_sqnr_db(s.bits)}
         for s, m in zip(schemes, scheme_metrics(x, schemes), strict=True)
+    ]
+    return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
+
+
+def sweep_schemes(x: torch.Tensor, schemes: Sequence[QuantScheme | str]) -> pd.DataFrame:
+    """Rows of :func:`sweep_bits`' table for any schemes (number formats and presets
+    included), so they can be drawn as points beside the integer lines of a sweep.
+
+    Args:
+        x: finite floating-point tensor.
+        schemes: schemes or names :func:`quantviz.parse_scheme` reads (``"mxfp4"``, ...).
+
+    Returns:
+        A DataFrame with ``SWEEP_COLUMNS``, one row per scheme in the given order; the
+        ``ideal_sqnr_db`` column is the uniform-grid reference at the scheme's payload bits.
+
+    Raises:
+        ValueError: for bad input, an unreadable name or a granularity that does not fit ``x``.
+    """
+    x = check_input(x)
+    parsed = [parse_scheme(s) if isinstance(s, str) else s for s in schemes]
+    if not parsed:
+        raise ValueError("schemes is empty: give at least one scheme or preset name")
+    rows = [
+        {**scheme_row(x.shape, s, m), "ideal_sqnr_db": ideal_sqnr_db(s.bits)}
+        for s, m in zip(parsed, scheme_metrics(x, parsed), strict=True)
     ]
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)

@@ -14,26 +14,34 @@ from tests.helpers import notebook_tensor
 @pytest.mark.parametrize(
     ("shape", "scheme", "expected"),
     [
+        # Default fp32 scales count 32 bits (they are stored as float32).
         pytest.param(
-            (64, 128), qv.QuantScheme(bits=4, granularity=qv.PerGroup(32)), 4.5, id="int4-g32"
+            (64, 128), qv.QuantScheme(bits=4, granularity=qv.PerGroup(32)), 5.0, id="int4-g32"
         ),
-        pytest.param((64, 128), qv.QuantScheme(bits=8), 8 + 16 / 8192, id="int8-tensor"),
+        # An fp16 scale format counts 16 bits: 4 + 16/32.
+        pytest.param(
+            (64, 128),
+            qv.QuantScheme(bits=4, granularity=qv.PerGroup(32), scale_format="fp16"),
+            4.5,
+            id="int4-g32-fp16",
+        ),
+        pytest.param((64, 128), qv.QuantScheme(bits=8), 8 + 32 / 8192, id="int8-tensor"),
         pytest.param(
             (64, 128),
             qv.QuantScheme(bits=8, symmetric=False, granularity=qv.PerChannel(0)),
-            8 + 64 * (16 + 8) / 8192,
+            8 + 64 * (32 + 8) / 8192,
             id="int8-asym-row",
         ),
         pytest.param(
             (100, 100),
             qv.QuantScheme(bits=4, granularity=qv.PerBlock(64, 64)),
-            4 + 4 * 16 / 1e4,
+            4 + 4 * 32 / 1e4,
             id="int4-block-partial",
         ),
         pytest.param(
             (10, 10),
             qv.QuantScheme(bits=4, granularity=qv.PerGroup(3)),
-            4 + 40 * 16 / 100,
+            4 + 40 * 32 / 100,
             id="int4-g3-partial",
         ),
     ],
@@ -44,7 +52,7 @@ def test_bits_per_element(shape, scheme, expected) -> None:
 
 def test_bits_per_element_scale_bits_parameter() -> None:
     scheme = qv.QuantScheme(bits=4, granularity=qv.PerGroup(32))
-    assert qv.bits_per_element((32, 32), scheme, scale_bits=32) == pytest.approx(5.0)
+    assert qv.bits_per_element((32, 32), scheme, scale_bits=16) == pytest.approx(4.5)
 
 
 def test_compare_notebook_table() -> None:

@@ -10,6 +10,7 @@ from quantviz.figures.distributions import error_histogram, histogram_with_grid
 from quantviz.figures.downsample import DEFAULT_MAX_CELLS, DisplayMatrix, display_matrix
 from quantviz.figures.heatmaps import error_heatmaps_grid, matrix_heatmap, quantization_heatmaps
 from quantviz.figures.learn import number_line
+from quantviz.figures.learn_formats import format_number_line
 from quantviz.figures.model import layer_scheme_heatmap, sqnr_by_layer
 from quantviz.figures.scales import scales_chart
 
@@ -20,6 +21,7 @@ __all__ = [
     "display_matrix",
     "error_heatmaps_grid",
     "error_histogram",
+    "format_number_line",
     "histogram_with_grid",
     "layer_scheme_heatmap",
     "matrix_heatmap",

@@ -126,7 +126,7 @@ def widest_block_grid(result: QuantResult) -> BlockGrid:
     per-tensor result."""
     scheme = result.scheme
     flat = result.scale.reshape(-1)
-    idx = int(torch.argmax(flat))
+    idx = int(torch.argmax(flat.abs()))  # llama.cpp q4_0 stores negative scales
     scale = float(flat[idx])
     zp = int(result.zero_point.reshape(-1)[idx])
     if result.scale.numel() == 1:

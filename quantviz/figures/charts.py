@@ -1,5 +1,5 @@
 """Charts over tables: error per scheme (from ``qv.compare``) and the bits-vs-error trade-off
-(from ``quantviz.sweep.sweep_bits``)."""
+(from ``quantviz.sweep.sweep_bits``, with number formats from ``qv.compare`` as points)."""
 
 from __future__ import annotations
 
@@ -131,8 +131,9 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray, higher_is_better: bool) 
 
 def _front_trace(sweep: pd.DataFrame, metric: str) -> go.Scatter | None:
     """The Pareto front as a wide translucent band, or None with fewer than two points on it."""
-    cost = sweep["bits_per_element"].to_numpy()
-    front = sweep.iloc[pareto_front(cost, sweep[metric].to_numpy(), higher_is_better(metric))]
+    cost = sweep["bits_per_element"].to_numpy(dtype=np.float64)
+    quality = sweep[metric].to_numpy(dtype=np.float64)
+    front = sweep.iloc[pareto_front(cost, quality, higher_is_better(metric))]
     if len(front) < 2:
         return None
     return go.Scatter(
@@ -147,25 +148,78 @@ def _front_trace(sweep: pd.DataFrame, metric: str) -> go.Scatter | None:
     )
 
 
-def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db", pareto: bool = False) -> go.Figure:
+FORMAT_POINTS = "number formats"
+_BITS_COLORS = {4: HIGHLIGHT, 5: "#B6E880", 6: "#FF6692", 8: "#AB63FA"}
+_FORMAT_SYMBOLS = (
+    "star",
+    "square",
+    "triangle-up",
+    "x",
+    "pentagon",
+    "hexagon",
+    "cross",
+    "star-diamond",
+)
+
+
+def _format_points(formats: pd.DataFrame, metric: str) -> tuple[go.Scatter, int]:
+    """One marker per format (a preset or a format scheme), labelled with its name; the count
+    of infinite (perfect) points left out."""
+    y = formats[metric].to_numpy(dtype=np.float64)
+    keep = np.isfinite(y)
+    names = formats["scheme"].astype(str).to_numpy()[keep]
+    x = formats["bits_per_element"].to_numpy(dtype=np.float64)[keep]
+    symbols = [_FORMAT_SYMBOLS[i % len(_FORMAT_SYMBOLS)] for i in range(len(names))]
+    # One colour per payload width, so the 4-bit and the 8-bit formats read as two families.
+    bits = formats["bits"].to_numpy()[keep] if "bits" in formats.columns else np.zeros(len(names))
+    colors = [_BITS_COLORS.get(int(b), HIGHLIGHT) for b in bits]
+    trace = go.Scatter(
+        x=x,
+        y=y[keep],
+        mode="markers+text",
+        name=FORMAT_POINTS,
+        text=names,
+        textposition="top center",
+        textfont={"size": 10},
+        marker={"size": 11, "color": colors, "symbol": symbols, "line": {"width": 1}},
+        hovertemplate="%{text}<br>%{x:.3f} bits/element<br>"
+        + _METRIC_TITLES.get(metric, metric)
+        + " %{y:.4g}<extra>format</extra>",
+    )
+    return trace, int((~keep).sum())
+
+
+def tradeoff_chart(
+    sweep: pd.DataFrame,
+    metric: str = "sqnr_db",
+    pareto: bool = False,
+    formats: pd.DataFrame | None = None,
+) -> go.Figure:
     """Storage cost against quality: one line per granularity (solid symmetric, dashed
     asymmetric) over bits per element, and the ideal ``6.02·b + 1.76`` dB line for SQNR;
-    optionally the Pareto front (the best quality for each storage budget) underneath.
+    optionally number formats as labelled points and the Pareto front (the best quality for
+    each storage budget, across lines and points) underneath.
 
     Args:
         sweep: the DataFrame from ``quantviz.sweep.sweep_bits``.
         metric: the y column; error metrics get a log axis.
         pareto: draw the Pareto front as a wide grey band under the lines (an extra trace named
             "best for its size (Pareto front)").
+        formats: rows of ``qv.compare`` for number formats (MXFP4, NVFP4, NF4, FP8 ...), drawn
+            as one trace of points named ``"number formats"``; None or empty draws none.
 
     Returns:
         A plotly Figure. Infinite SQNR points (perfect reconstructions) are left out and counted
         in the subtitle.
     """
     _check_table(sweep, metric, ("bits_per_element", "granularity", "symmetric", "bits"))
+    has_formats = formats is not None and not formats.empty
+    if has_formats:
+        _check_table(formats, metric, ("bits_per_element", "scheme"))
     fig = go.Figure()
     if pareto:
-        front = _front_trace(sweep, metric)
+        both = pd.concat([sweep, formats], ignore_index=True) if has_formats else sweep
+        front = _front_trace(both, metric)
         if front is not None:
             fig.add_trace(front)
     granularities = list(dict.fromkeys(sweep["granularity"].astype(str)))
@@ -209,6 +263,11 @@ def tradeoff_chart(sweep: pd.DataFrame, metric: str = "sqnr_db", pareto: bool = 
             )
         )
     notes = ["solid: symmetric, dashed: asymmetric; x includes the cost of scales"]
+    if has_formats:
+        points, lost = _format_points(formats, metric)
+        fig.add_trace(points)
+        dropped += lost
+        notes[0] += "; marks: number formats (orange 4-bit, purple 8-bit)"
     if dropped:
         notes.append(f"{dropped} perfect (infinite SQNR) point{'s' if dropped > 1 else ''} omitted")
     base_layout(fig, f"{_METRIC_TITLES.get(metric, metric)} vs storage", "; ".join(notes), 480)

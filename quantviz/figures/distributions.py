@@ -16,6 +16,15 @@ from quantviz.figures._common import (
     widest_block_grid,
 )
 from quantviz.figures._style import ACCENT, CLIP_COLOR, CLIP_FILL, LEVEL_COLOR, base_layout, fmt
+from quantviz.figures.formats import (
+    block_levels,
+    element_name,
+    level_grid_values,
+    rounding_bound,
+    scale_words,
+    steps_note,
+    widest_zero_point,
+)
 from quantviz.quantize import QuantResult, clipped_count
 
 # Drawing every level of an 8-bit grid over a 100-bin histogram would grey it out.
@@ -60,6 +69,16 @@ def _count_axis(fig: go.Figure, top: float, log_y: bool) -> None:
     fig.update_yaxes(range=[0, top], tickmode="linear", tick0=0, dtick=step)
 
 
+def _level_formula(scheme, scale: float, zp: float) -> str:
+    """How a level's value is made, in the hover text (``%{customdata}`` is the grid value)."""
+    g = "%{customdata:.5g}"
+    if scheme.float_zero_point:
+        return f"{zp:.5g} + {scale:.5g} × {g}"
+    if not scheme.symmetric and zp:
+        return f"{scale:.5g} × ({g} − {zp:g})"
+    return f"{scale:.5g} × {g}"
+
+
 def histogram_with_grid(
     x: torch.Tensor, result: QuantResult, bins: int = 100, log_y: bool = False
 ) -> go.Figure:
@@ -82,18 +101,24 @@ def histogram_with_grid(
     bins = check_bins(bins)
     scheme = result.scheme
     grid = widest_block_grid(result)
+    zp = widest_zero_point(result)
+    all_levels = block_levels(scheme, grid.scale, zp)  # non-uniform for FP and NF4 formats
+    rep_min, rep_max = float(all_levels[0]), float(all_levels[-1])
     x_lo, x_hi = float(x.min()), float(x.max())
-    lo, hi = min(x_lo, grid.rep_min), max(x_hi, grid.rep_max)
+    lo, hi = min(x_lo, rep_min), max(x_hi, rep_max)
     counts, edges = histogram(x, bins, lo, hi)
     top = float(counts.max()) * 1.08 or 1.0
     bottom = 0.8 if log_y else 0.0
 
     fig = go.Figure(_bars(counts, edges, "values", ACCENT))
-    n_levels = scheme.q_max - scheme.q_min + 1
-    stride = level_stride(n_levels, MAX_LEVEL_LINES)
-    q = np.arange(scheme.q_min, scheme.q_max + 1, stride, dtype=np.float64)
-    levels = grid.scale * (q - grid.zero_point)
+    n_levels = all_levels.size
+    # A uniform grid is thinned evenly; a float grid (at most 256 values) is drawn whole, since
+    # thinning it would hide what it is about: dense near 0, sparse near the edge.
+    stride = level_stride(n_levels, MAX_LEVEL_LINES) if scheme.is_integer else 1
+    pick = np.arange(0, n_levels, stride)
+    levels = all_levels[pick]
     every = "" if stride == 1 else f", every {stride}th of {n_levels}"
+    what = "" if scheme.is_integer else f"{element_name(scheme)} × scale, {n_levels} values, "
     lx, ly = vertical_segments(levels, bottom, top)
     fig.add_trace(
         go.Scatter(
@@ -101,34 +126,55 @@ def histogram_with_grid(
             y=ly,
             mode="lines",
             line={"color": LEVEL_COLOR, "width": 1},
-            name=f"grid levels ({grid.label}{every})",
+            name=f"grid levels ({what}{grid.label}{every})",
             hoverinfo="skip",
         )
     )
-    cx, cy = vertical_segments([grid.rep_min, grid.rep_max], bottom, top)
+    fig.add_trace(
+        go.Scatter(
+            x=levels,
+            y=np.full(levels.size, top),
+            mode="markers",
+            marker={"color": LEVEL_COLOR, "size": 5, "symbol": "triangle-down"},
+            customdata=level_grid_values(scheme, grid.scale)[pick],
+            name="levels (hover: scale × element)",
+            showlegend=False,
+            hovertemplate=f"level %{{x:.5g}}<br>= {_level_formula(scheme, grid.scale, zp)}"
+            + "<extra></extra>",
+        )
+    )
+    cx, cy = vertical_segments([rep_min, rep_max], bottom, top)
     fig.add_trace(
         go.Scatter(
             x=cx,
             y=cy,
             mode="lines",
             line={"color": CLIP_COLOR, "width": 2, "dash": "dash"},
-            name=f"clip points [{fmt(grid.rep_min)}, {fmt(grid.rep_max)}]",
+            name=f"clip points [{fmt(rep_min)}, {fmt(rep_max)}]",
             hoverinfo="skip",
         )
     )
-    # Shade beyond the clip points (where values round past the grid's edges).
-    half = grid.scale / 2
-    if x_lo < grid.rep_min - half:
-        fig.add_vrect(x0=x_lo, x1=grid.rep_min, fillcolor=CLIP_FILL, line_width=0, layer="below")
-    if x_hi > grid.rep_max + half:
-        fig.add_vrect(x0=grid.rep_max, x1=x_hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
+    # Shade beyond the clip points (where values round past the grid's edges): half the
+    # outermost step beyond the outermost level.
+    if n_levels > 1:
+        half_lo = (all_levels[1] - all_levels[0]) / 2
+        half_hi = (all_levels[-1] - all_levels[-2]) / 2
+    else:
+        half_lo = half_hi = grid.scale / 2
+    if x_lo < rep_min - half_lo:
+        fig.add_vrect(x0=x_lo, x1=rep_min, fillcolor=CLIP_FILL, line_width=0, layer="below")
+    if x_hi > rep_max + half_hi:
+        fig.add_vrect(x0=rep_max, x1=x_hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
 
     n_clip = clipped_count(x, result)
     share = n_clip / x.numel()
-    note = (
-        f"{grid.label}: step {fmt(grid.scale)}, zero point {grid.zero_point}; "
-        f"{n_clip:,} of {x.numel():,} values clipped ({share:.2%})"
-    )
+    if scheme.is_integer and scheme.scale_format == "fp32":
+        where = f"step {fmt(grid.scale)}, zero point {fmt(zp)}"
+    elif scheme.is_integer:
+        where = f"step {fmt(grid.scale)}, zero point {fmt(zp)}, {scale_words(scheme)}"
+    else:
+        where = f"scale {fmt(grid.scale)}, {steps_note(all_levels)}; {scale_words(scheme)}"
+    note = f"{grid.label}: {where}; {n_clip:,} of {x.numel():,} values clipped ({share:.2%})"
     base_layout(fig, f"values and the {scheme.label()} grid", note, height=420)
     fig.update_layout(
         bargap=0,
@@ -173,7 +219,8 @@ def error_histogram(
     half = None
     if result is not None:
         check_pair(x, result)
-        half = widest_block_grid(result).scale / 2
+        block = widest_block_grid(result)
+        half = rounding_bound(result, block.scale, widest_zero_point(result))
         m = max(m, half)
     m = m * 1.05 or 1.0
     counts, edges = histogram(err, bins, -m, m)
@@ -182,6 +229,8 @@ def error_histogram(
     fig = go.Figure(_bars(counts, edges, "error", ACCENT))
     if half is not None:
         label = "±scale/2" if result.num_scales == 1 else "±(largest scale)/2"
+        if not result.scheme.is_integer:  # a float grid's widest step is at its edge
+            label = "±(widest step)/2"
         hx, hy = vertical_segments([-half, half], bottom, top)
         fig.add_trace(
             go.Scatter(

@@ -31,8 +31,8 @@ from quantviz.figures.downsample import (
     DEFAULT_MAX_CELLS,
     DisplayMatrix,
     display_matrix,
-    gather_like,
 )
+from quantviz.figures.formats import add_code_hover, codes_panel
 from quantviz.quantize import QuantResult
 
 _COLORBAR = {"thickness": 12, "outlinewidth": 0}
@@ -147,7 +147,7 @@ def quantization_heatmaps(
     dm_x = display_matrix(x, max_cells)
     dm_hat = display_matrix(x_hat, max_cells)
     dm_err = display_matrix(err, max_cells)
-    q_vals = gather_like(result.q, dm_hat)
+    codes = codes_panel(result, dm_hat)  # the integers, or each code's element value
     show = _auto_show_values(dm_x, show_values)
 
     lo_x, hi_x = _finite_range(dm_x.values)
@@ -155,7 +155,7 @@ def quantization_heatmaps(
     values_scale, vmin, vmax = value_range(min(lo_x, lo_h), max(hi_x, hi_h))
     err_lim = symmetric_limit(float(np.abs(dm_err.values).max()))
 
-    q_text = f"quantized integers ({scheme.format_name}: {scheme.q_min} … {scheme.q_max})"
+    q_text = codes.title
     rows, cols = dm_x.values.shape
     height, top_px = 2 * panel_height(rows, cols) + 220, 120 if dm_x.note else 90
     fig = make_subplots(
@@ -168,7 +168,7 @@ def quantization_heatmaps(
     panels = [
         # (display matrix, values drawn instead, name, colour axis, hover word, hover format)
         (dm_x, None, "original", "coloraxis", "value", ".5~g"),
-        (dm_hat, q_vals, "quantized", "coloraxis2", "q", ".0f"),
+        (dm_hat, codes.z, "quantized", "coloraxis2", codes.hover_label, codes.value_format),
         (dm_hat, None, "dequantized", "coloraxis", "value", ".5~g"),
         (dm_err, None, "error", "coloraxis3", "error", ".4~g"),
     ]
@@ -187,6 +187,8 @@ def quantization_heatmaps(
             value_format=vfmt,
             show_text=show,
         )
+        if name == "quantized" and codes.codes is not None:
+            add_code_hover(trace, codes.codes)
         fig.add_trace(trace, row=row + 1, col=col + 1)
         if plan.cols or plan.rows:
             lines = boundary_trace(plan.cols, plan.rows, n_rows, n_cols)
@@ -204,14 +206,14 @@ def quantization_heatmaps(
         },
         coloraxis2={
             "colorscale": INTEGERS,
-            "cmin": scheme.q_min,
-            "cmax": scheme.q_max,
+            "cmin": codes.cmin,
+            "cmax": codes.cmax,
             "colorbar": {
                 **_COLORBAR,
                 "x": right[1] + 0.01,
                 "y": (top[0] + top[1]) / 2,
                 "len": top[1] - top[0],
-                "title": "q",
+                "title": codes.hover_label,
             },
         },
         coloraxis3={

@@ -1,9 +1,11 @@
-"""The scales (and zero points) a quantization chose, one per tensor, channel, group or block."""
+"""The scales (and zero points) a quantization chose, one per tensor, channel, group or block, as
+they are stored: rounded to the scheme's scale format (fp16, bf16, FP8 E4M3, a power of two)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -12,6 +14,7 @@ from quantviz.figures._common import link_axes
 from quantviz.figures._layout import heatmap_trace, integer_ticks, panel_height
 from quantviz.figures._style import ACCENT, HIGHLIGHT, INTEGERS, VALUES_SEQUENTIAL, base_layout, fmt
 from quantviz.figures.downsample import display_matrix, gather_like
+from quantviz.figures.formats import block_levels, scale_words
 from quantviz.granularity import PerBlock, PerChannel, PerGroup
 from quantviz.quantize import QuantResult
 
@@ -53,12 +56,25 @@ def _series_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
     idx = dm.source_cols[0]
     word = _axis_word(result)
     fig = make_subplots(specs=[[{"secondary_y": asym}]])
-    hover = f"{word} %{{x}}<br>scale %{{y:.5g}}<extra></extra>"
+    hover = f"{word} %{{x}}<br>scale %{{y:.5g}}{_stored(result)}"
+    exps = None
+    if result.scheme.scale_format == "e8m0":  # a power of two: say which
+        exps = np.round(np.log2(np.maximum(y, np.finfo(np.float32).tiny))).astype(np.int16)
+        hover += " = 2^%{customdata}"
+    hover += "<extra></extra>"
     if len(y) <= _BARS_UP_TO:
-        trace = go.Bar(x=idx, y=y, name="scale", marker_color=ACCENT, hovertemplate=hover)
+        trace = go.Bar(
+            x=idx, y=y, name="scale", marker_color=ACCENT, customdata=exps, hovertemplate=hover
+        )
     else:
         trace = go.Scatter(
-            x=idx, y=y, mode="lines", name="scale", line={"color": ACCENT}, hovertemplate=hover
+            x=idx,
+            y=y,
+            mode="lines",
+            name="scale",
+            line={"color": ACCENT},
+            customdata=exps,
+            hovertemplate=hover,
         )
     fig.add_trace(trace, secondary_y=False)
     if asym:
@@ -75,7 +91,8 @@ def _series_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
                     "symbol": "diamond",
                     "opacity": 0.8,
                 },
-                hovertemplate=f"{word} %{{x}}<br>zero point %{{y:.0f}}<extra></extra>",
+                hovertemplate=f"{word} %{{x}}<br>zero point %{{y:{_zp_format(result)}}}"
+                "<extra></extra>",
             ),
             secondary_y=True,
         )
@@ -87,7 +104,7 @@ def _series_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
             range=[lo - 0.5, hi + 0.5],
             tickmode="linear",
             tick0=0,
-            dtick=max(1, math.ceil((hi - lo + 1) / 8)),
+            dtick=max(1, math.ceil((hi - lo + 1) / 8)) if _int_zp(result) else None,
         )
     fig.update_xaxes(title_text=word, tickformat="d")
     fig.update_yaxes(title_text="scale", secondary_y=False, rangemode="tozero")
@@ -124,7 +141,7 @@ def _grid_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
                 z=zp,
                 name="zero point",
                 coloraxis="coloraxis2",
-                value_format=".0f",
+                value_format=_zp_format(result),
                 axis_words=words,
             ),
             row=1,
@@ -134,8 +151,8 @@ def _grid_figure(result: QuantResult, asym: bool) -> tuple[go.Figure, str]:
         fig.update_layout(
             coloraxis2={
                 "colorscale": INTEGERS,
-                "cmin": scheme.q_min,
-                "cmax": scheme.q_max,
+                "cmin": scheme.q_min if _int_zp(result) else None,
+                "cmax": scheme.q_max if _int_zp(result) else None,
                 "colorbar": {**bar, "title": "zero point"},
             }
         )
@@ -172,12 +189,13 @@ def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> 
     lo, hi = float(scale.min()), float(scale.max())
     if result.num_scales == 1:
         s0 = float(scale.reshape(-1)[0])
-        zp0 = int(result.zero_point.reshape(-1)[0])
-        cover = f"[{fmt(s0 * (scheme.q_min - zp0))}, {fmt(s0 * (scheme.q_max - zp0))}]"
+        levels = block_levels(scheme, s0, float(result.zero_point.reshape(-1)[0]))
+        cover = f"[{fmt(float(levels[0]))}, {fmt(float(levels[-1]))}]"
         note = f"one scale for the whole tensor; its grid covers {cover}"
     else:
         spread = f"; largest / smallest = {hi / lo:.3g}×" if lo > 0 else ""
         note = f"{result.num_scales:,} scales, from {fmt(lo)} to {fmt(hi)}{spread}"
+    note = f"{note}; {_storage_note(result)}"
     grid_dims = sum(1 for n in scale.shape if n > 1)
     if result.num_scales == 1:
         fig = _single_figure(result, asym)
@@ -190,7 +208,7 @@ def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> 
         fig, extra = _grid_figure(result, asym)
         note = f"{note}; {extra}" if extra else note
         height = fig.layout.height
-    base_layout(fig, f"scales of {scheme.label()}", note, height=height)
+    base_layout(fig, f"stored scales of {scheme.label()}", note, height=height)
     if result.num_scales == 1:
         fig.update_layout(margin={"t": 80, "b": 10})
     return fig
@@ -203,7 +221,7 @@ def _single_figure(result: QuantResult, asym: bool) -> go.Figure:
     labels inside the plot area (an auto-sized number pushed a long label up into the title).
     """
     s = float(result.scale.reshape(-1)[0])
-    zp = int(result.zero_point.reshape(-1)[0])
+    zp = float(result.zero_point.reshape(-1)[0])
     common = {"mode": "number", "title": {"font": {"size": 13}}}
     fig = go.Figure(
         go.Indicator(
@@ -219,9 +237,40 @@ def _single_figure(result: QuantResult, asym: bool) -> go.Figure:
             go.Indicator(
                 **common,
                 value=zp,
-                number={"valueformat": "d", "font": {"size": 40}},
+                number={"valueformat": "d" if _int_zp(result) else ".5g", "font": {"size": 40}},
                 title_text="zero point",
                 domain={"x": [0.5, 1.0], "y": [0.0, 0.7]},
             )
         )
     return fig
+
+
+def _int_zp(result: QuantResult) -> bool:
+    return not result.zero_point.is_floating_point()
+
+
+def _zp_format(result: QuantResult) -> str:
+    return ".0f" if _int_zp(result) else ".5g"
+
+
+def _stored(result: QuantResult) -> str:
+    """Hover text after a scale: how it is stored, unless it is a plain fp32 number."""
+    sfmt = result.scheme.scale_format
+    return "" if sfmt == "fp32" else f" (stored as {sfmt})"
+
+
+def _storage_note(result: QuantResult) -> str:
+    """How the scales are stored; for power-of-two scales the exponents they span, and any
+    second-level (per-tensor) scale the format keeps beside them."""
+    words = scale_words(result.scheme)
+    if result.scheme.scale_format == "e8m0":
+        pos = result.scale[result.scale > 0]
+        if pos.numel():
+            exps = torch.log2(pos.to(torch.float64))
+            words += f": 2^{int(exps.min())} … 2^{int(exps.max())}"
+    for name, value in sorted(getattr(result, "extras", {}).items()):
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+            words += f"; {name.replace('_', ' ')} {fmt(float(value))}"
+        elif isinstance(value, float):
+            words += f"; {name.replace('_', ' ')} {fmt(value)}"
+    return words

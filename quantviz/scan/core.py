@@ -130,7 +130,7 @@ def scan(
     *,
     filename: str | None = None,
     include_1d: bool = False,
-    scale_bits: int = 16,
+    scale_bits: int | None = None,
     max_elements: int = SCAN_MAX_ELEMENTS,
     chunk_elements: int | None = None,
 ) -> pd.DataFrame:
@@ -214,7 +214,7 @@ def _row(
     layer: int,
     scheme: QuantScheme,
     metrics: dict[str, float],
-    scale_bits: int,
+    scale_bits: int | None,
 ) -> dict[str, object]:
     return {
         "name": entry.name,

@@ -16,7 +16,12 @@ Which schemes can be chunked:
   (``absmax`` / ``minmax``): the ranges are reduced over the whole tensor first (no temporaries),
   then the chunks are quantized with those fixed scales.
 * a global granularity with ``percentile`` or ``mse`` needs the whole block at once, so it runs on
-  the whole tensor (correct, but with ``quantize``'s memory footprint).
+  the whole tensor (correct, but with ``quantize``'s memory footprint). So do schemes with other
+  element or scale formats on a global granularity, and those whose block scales depend on the
+  whole tensor (NVFP4's per-tensor scale, double quantization).
+
+Schemes other than plain integer ones reconstruct through :mod:`quantviz.format_quant`, the
+functions ``quantize`` uses for them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
+from quantviz.format_quant import block_error
+from quantviz.format_scales import needs_whole_tensor
 from quantviz.granularity import PerBlock, PerChannel, PerGroup, PerTensor, num_blocks, to_blocks
 from quantviz.kernels import CHUNK_ELEMENTS as CPU_CHUNK_ELEMENTS
 from quantviz.metrics import metrics_from_sums
@@ -121,6 +128,8 @@ def _reconstruction_error(
 def _local_error(x: torch.Tensor, scheme: QuantScheme) -> torch.Tensor:
     """Reconstruction error of ``x`` (a chunk, or the whole tensor) with ranges from ``x``."""
     blocks = to_blocks(x, scheme.granularity)
+    if not scheme.is_plain_integer:  # element/scale formats, variants, presets
+        return block_error(blocks, scheme)
     r_min, r_max = block_range(blocks.data, blocks.valid, scheme)
     if scheme.range_method == "mse":
         scale, zero_point = mse_search(blocks.data, blocks.valid, r_min, r_max, scheme)
@@ -207,10 +216,10 @@ def tensor_errors(
             continue
         accs[i] = _Acc(x.device, precise)
         align = _local_align(scheme, x.dim())
-        if align is not None:
+        if align is not None and not needs_whole_tensor(scheme):
             local.append(i)
             aligns.append(align)
-        elif scheme.range_method in ("absmax", "minmax"):
+        elif scheme.is_plain_integer and scheme.range_method in ("absmax", "minmax"):
             global_[i] = _global_params(x, scheme)
         else:
             whole.append(i)

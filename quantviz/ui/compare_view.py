@@ -1,4 +1,4 @@
-"""The Compare page's choices of granularities and its highlighted table."""
+"""The Compare page's choices of granularities and number formats, and its highlighted table."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ import streamlit as st
 from pandas.io.formats.style import Styler
 
 import quantviz as qv
+from quantviz.granularity import num_blocks
 from quantviz.metrics import higher_is_better
+from quantviz.presets import PRESET_GROUPS, PRESETS
+from quantviz.scheme import parse_scheme
 
 _SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _SAVED = "cmp_saved"
 
 # Display name and number format of each column of qv.compare shown on the page.
 COLUMNS = {
+    "scheme": ("Scheme", None),
     "granularity": ("Granularity", None),
     "mse": ("MSE", "{:.4g}"),
     "mae": ("MAE", "{:.4g}"),
@@ -82,10 +86,69 @@ def comparison_granularities(
     return grans
 
 
+FORMATS_KEY = "cmp_formats"
+# The preset sets offered as one-click buttons: the sets of the core, by name.
+FORMAT_SETS = tuple(PRESET_GROUPS)
+
+
+def format_options() -> list[str]:
+    """What the formats picker offers: every preset, then the schemes of the preset sets that
+    are not presets themselves (e.g. ``int4-sym-per-group-128-fp16``)."""
+    names = list(PRESETS)
+    for members in PRESET_GROUPS.values():
+        names += [m for m in members if m not in names]
+    return names
+
+
+def pick_format_set(name: str) -> None:
+    """Button callback: the formats picker holds the preset set ``name``."""
+    st.session_state[FORMATS_KEY] = list(PRESET_GROUPS[name])
+
+
+def format_schemes(names: Sequence[str]) -> list[qv.QuantScheme]:
+    """The schemes the picked format names stand for, in order.
+
+    Raises:
+        ValueError: a name :func:`quantviz.parse_scheme` cannot read (message from the core).
+    """
+    return [parse_scheme(n) for n in names]
+
+
+def fitting_schemes(
+    shape: tuple[int, ...], schemes: Sequence[qv.QuantScheme]
+) -> tuple[list[qv.QuantScheme], list[str]]:
+    """The schemes whose granularity fits a tensor of ``shape``, and a note per one that does
+    not (``fp8-e4m3-block128`` on a 1-D tensor), so one misfit does not sink the table."""
+    fits, notes = [], []
+    for scheme in schemes:
+        try:
+            num_blocks(shape, scheme.granularity)
+        except ValueError as exc:
+            notes.append(f"{scheme.label()} ({exc})")
+        else:
+            fits.append(scheme)
+    return fits, notes
+
+
+def row_labels(table: pd.DataFrame, n_granularities: int) -> list[str]:
+    """Bar labels: the granularity for the first ``n_granularities`` rows (they share format
+    and bits), the scheme's own name for the format rows after them."""
+    grans = table["granularity"].astype(str).tolist()[:n_granularities]
+    return grans + table["scheme"].astype(str).tolist()[n_granularities:]
+
+
+def format_words(scheme: qv.QuantScheme) -> str:
+    """The element and scale format of a row: ``"fp4_e2m1 · e8m0 scales"`` (a preset's name
+    alone does not say it)."""
+    element = scheme.format_name
+    return f"{element} · {scheme.scale_format} scales"
+
+
 def styled_table(table: pd.DataFrame) -> Styler:
     """The comparison with readable headers, formatted numbers and the best value of every
     column highlighted."""
     shown = table[list(COLUMNS)].rename(columns={k: v[0] for k, v in COLUMNS.items()})
+    shown.insert(2, "Format", [format_words(parse_scheme(str(s))) for s in table["scheme"]])
     formats = {name: f for name, f in COLUMNS.values() if f}
     return (
         shown.style.format(formats)

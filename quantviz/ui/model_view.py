@@ -55,6 +55,15 @@ PRESETS = [
     "int4-asym-per-group-128",
     "int4-sym-per-block-64x64",
     "int4-sym-per-group-128-mse",
+    # Number formats (issue 9): presets and integer schemes with a stored scale format.
+    "int4-sym-per-group-128-fp16",
+    "q4_0",
+    "q8_0",
+    "mxfp4",
+    "mxfp8",
+    "nvfp4",
+    "nf4-g64",
+    "fp8-e4m3-per-channel",
 ]
 UPLOAD_TYPES = ["safetensors", "pt", "pth", "bin", "ckpt", "npz"]
 PAGES = {"Quantize": "pages/1_Quantize.py", "Compare": "pages/2_Compare.py"}
@@ -192,9 +201,11 @@ def scheme_picker() -> tuple[list[QuantScheme], bool]:
     custom = c2.text_input(
         "More schemes by name",
         key="model_custom",
-        placeholder="int6-sym-per-group-64, uint8-asym-per-row",
+        placeholder="int6-sym-per-group-64, mxfp6, q5_1",
         help="Names like int4-sym-per-group-128: "
-        "[u]int<bits>-<sym|asym>-<granularity>[-mse|-p99.9]",
+        "[u]int<bits>-<sym|asym>-<granularity>[-mse|-p99.9][-fp16|-bf16|-fp8_e4m3|-e8m0], "
+        "or a preset: q8_0, q4_0, q4_1, q5_0, q5_1, mxfp8, mxfp6, mxfp4, mxint8, nvfp4, "
+        "nf4-g64, nf4-g64-dq, fp8-e4m3-per-tensor, fp8-e4m3-per-channel, fp8-e4m3-block128",
     )
     include_1d = c3.checkbox(
         "Include 1-D", key="model_include_1d", help="Also scan biases and norms."

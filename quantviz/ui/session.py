@@ -22,6 +22,12 @@ from quantviz.inputs import generate
 from quantviz.inputs.generate import NOTEBOOK_EXAMPLE
 from quantviz.quantize import check_input, refuse_non_finite
 from quantviz.ui import server_memory
+from quantviz.ui.format_settings import (
+    FORMAT_DEFAULTS,
+    format_settings,
+    preset_scheme,
+    with_format,
+)
 
 EXAMPLE = NOTEBOOK_EXAMPLE  # one definition of the notebook's 3×3 matrix, in quantviz.inputs
 EXAMPLE_NAME = "notebook 3×3 example"
@@ -229,6 +235,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "bcols": 32,
     "range": "full",
     "pct": 99.9,
+    **FORMAT_DEFAULTS,  # element format, scale format, preset (quantviz.ui.format_settings)
 }
 
 
@@ -251,6 +258,7 @@ def settings_from_scheme(scheme: qv.QuantScheme) -> dict[str, Any]:
         out.update(gran="per-block", brows=g.rows, bcols=g.cols)
     out["range"] = "full" if scheme.range_method in ("absmax", "minmax") else scheme.range_method
     out["pct"] = float(scheme.percentile)
+    out.update(format_settings(scheme))
     return out
 
 
@@ -260,6 +268,9 @@ def scheme_from_settings(s: dict[str, Any]) -> qv.QuantScheme:
     Raises:
         ValueError: for values the core refuses (message from the core).
     """
+    preset = preset_scheme(s)
+    if preset is not None:
+        return preset
     gran = s["gran"]
     granularity: qv.Granularity
     if gran == "per-tensor":
@@ -273,7 +284,7 @@ def scheme_from_settings(s: dict[str, Any]) -> qv.QuantScheme:
     else:
         raise ValueError(f"unknown granularity {gran!r}")
     symmetric = s["sym"] == "symmetric"
-    return qv.QuantScheme(
+    kwargs = dict(
         bits=int(s["bits"]),
         symmetric=symmetric,
         signed=True if symmetric else s["signed"] == "signed",
@@ -282,6 +293,7 @@ def scheme_from_settings(s: dict[str, Any]) -> qv.QuantScheme:
         # Only a percentile clip uses it; a fixed default keeps other schemes canonical.
         percentile=float(s["pct"]) if s["range"] == "percentile" else 99.9,
     )
+    return qv.QuantScheme(**with_format(kwargs, s))
 
 
 def get_settings() -> dict[str, Any]:

@@ -18,8 +18,10 @@ def test_chart_has_a_line_per_granularity_and_mapping_plus_the_ideal(app):
     fig = charts(at)["bw_chart"]
     names = [t.get("name", "") for t in fig["data"]]
     assert sum("ideal" in n for n in names) == 1
-    lines = [t for t in fig["data"] if "ideal" not in t.get("name", "")]
+    lines = [t for t in fig["data"] if " · " in t.get("name", "")]
     assert len(lines) == 3 * 2  # per-tensor, per-row, per-column × sym, asym
+    # Besides them: the ideal line, the number formats as points and the Pareto front.
+    assert len(fig["data"]) == len(lines) + 3
 
 
 def test_numbers_match_the_core_sweep(app):
@@ -36,7 +38,7 @@ def test_metric_choice_changes_the_y_values(app, metric):
     at.selectbox(key="bw_metric").set_value(metric).run()
     assert_ok(at)
     expected = sweep_bits(EXAMPLE_T, granularities=["per-tensor"], symmetric=(True,))
-    first = next(t for t in charts(at)["bw_chart"]["data"] if "ideal" not in t.get("name", ""))
+    first = next(t for t in charts(at)["bw_chart"]["data"] if " · " in t.get("name", ""))
     assert array(first["y"]).tolist() == pytest.approx(expected[metric].tolist())
 
 

@@ -56,19 +56,19 @@ def test_sizes_and_bits_match_a_hand_count(model) -> None:
     _, table = model
     summary = summarize_scan(table).set_index("scheme")
     params = 32 * 64 + 16 * 48 + 8 * 16
-    # int4 per-group(16): 4 bits + one 16-bit scale per 16 elements = 5 bits per element
+    # int4 per-group(16): 4 bits + one fp32 (32-bit) scale per 16 elements = 6 bits per element
     row = summary.loc["int4 sym per-group(16)"]
     assert row["params"] == params
     assert row["tensors"] == 3
-    assert row["bits_per_element"] == pytest.approx(5.0)
-    assert row["quantized_mb"] == pytest.approx(params * 5 / 8 / 1e6)
+    assert row["bits_per_element"] == pytest.approx(6.0)
+    assert row["quantized_mb"] == pytest.approx(params * 6 / 8 / 1e6)
     assert row["float32_mb"] == pytest.approx(params * 4 / 1e6)
     assert row["float16_mb"] == pytest.approx(params * 2 / 1e6)
-    assert row["compression_ratio"] == pytest.approx(32 / 5)
-    # uint4 asym per-row: a 16-bit scale and a 4-bit zero point per row
+    assert row["compression_ratio"] == pytest.approx(32 / 6)
+    # uint4 asym per-row: a 32-bit (fp32) scale and a 4-bit zero point per row
     rows = 32 + 16 + 8
     asym = summary.loc["uint4 asym per-row"]
-    assert asym["bits_per_element"] == pytest.approx(4 + rows * 20 / params)
+    assert asym["bits_per_element"] == pytest.approx(4 + rows * 36 / params)
 
 
 def test_worst_layer_is_the_one_with_the_outlier_under_per_tensor(model) -> None:

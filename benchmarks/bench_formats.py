@@ -1,0 +1,62 @@
+"""Number-format speed: block-scaled float formats against the integer path they sit beside.
+
+    python -m benchmarks.bench_formats [--size 4096] [--repeats 5]   (from the repo root)
+
+Prints, for a size×size float32 Gaussian matrix, the median time of ``qv.quantize`` per scheme
+and the ratios the issue sets as goals (timed round-robin in one process, so background load on a
+shared machine hits every scheme alike; the ratios, not the seconds, are what we track):
+
+- MXFP4 and NVFP4 against int4 sym per-group(32): goal ≤ 3×;
+- FP8 E4M3 per-channel against int8 sym per-row: goal ≤ 2×.
+
+Also shown (no goal): NF4-g64 (a 16-entry lookup grid), q4_0 (llama.cpp arithmetic), and each
+scheme's error as ``quantization_error`` measures it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+import quantviz as qv
+from benchmarks.bench_quantize import interleaved_medians
+
+SCHEMES = {
+    "int4 g32": "int4-sym-per-group-32",
+    "mxfp4": "mxfp4",
+    "nvfp4": "nvfp4",
+    "int8 per-row": "int8-sym-per-row",
+    "fp8 per-channel": "fp8-e4m3-per-channel",
+    "nf4-g64": "nf4-g64",
+    "q4_0": "q4_0",
+}
+GOALS = [
+    ("mxfp4", "int4 g32", 3.0),
+    ("nvfp4", "int4 g32", 3.0),
+    ("fp8 per-channel", "int8 per-row", 2.0),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    x = torch.randn(args.size, args.size, generator=torch.Generator().manual_seed(0))
+    schemes = {name: qv.parse_scheme(slug) for name, slug in SCHEMES.items()}
+    fns = {name: (lambda s=s: qv.quantize(x, s)) for name, s in schemes.items()}
+    medians = interleaved_medians(fns, args.repeats)
+    print(f"qv.quantize on {args.size}x{args.size} float32, median of {args.repeats}")
+    for name, seconds in medians.items():
+        sqnr = qv.quantization_error(x, qv.quantize(x, schemes[name]))["sqnr_db"]
+        print(f"  {name:18s} {seconds * 1e3:9.1f} ms   SQNR {sqnr:6.2f} dB")
+    print("ratios (goal):")
+    for name, base, goal in GOALS:
+        ratio = medians[name] / medians[base]
+        verdict = "ok" if ratio <= goal else "OVER"
+        print(f"  {name} / {base}: {ratio:.2f}x (<= {goal:.0f}x) {verdict}")
+
+
+if __name__ == "__main__":
+    main()
