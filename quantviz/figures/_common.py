@@ -28,20 +28,32 @@ def check_pair(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
     return x.detach().to(torch.float32)
 
 
-def cell_text(value: float) -> str:
-    """``value`` as a person writes it in a table cell.
+# Significant digits of every number quantviz shows: 4 keeps 191.6, 189.3 and -2.279 as written,
+# so a learner can check original − dequantized = error from the printed cells.
+DIGITS = 4
 
-    Whole numbers from 100 to a million drop their decimals ("-537", "729"); smaller ones keep 3
-    significant digits ("12.3", "0.0123", "0.5", "2"); below 1e-3 and from 1e6 on the number is
-    scientific ("1e-07", "1.23e6"). Zero is "0", trailing zeros and the exponent's "+" are left
-    out. d3's "g" formats, which plotly offers, cannot do this: ".2g" wrote -537 as "-5.4e+2".
+
+def number_text(value: float | int, digits: int = DIGITS) -> str:
+    """``value`` as every quantviz figure, card, title and table cell writes it.
+
+    Python ints keep every digit with thousands separators ("1,024"). Floats get ``digits``
+    significant digits, positional from 0.001 up to ``10**digits`` ("191.6", "-2.279",
+    "0.0123", "2"); bigger ones below a million are whole numbers ("12346"); the rest is
+    scientific ("1e-07", "1.235e6"). Zero is "0", trailing zeros and the exponent's "+" are
+    left out. d3's "g" formats, which plotly offers, cannot do this (".2g" wrote -537 as
+    "-5.4e+2").
 
     Args:
-        value: any float (NaN and infinities included).
+        value: a number (NaN and infinities included).
+        digits: significant digits, 1 to 17.
 
     Returns:
-        The text, at most 9 characters.
+        The text, at most ``digits + 7`` characters for floats.
     """
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise ValueError(f"digits must be an integer from 1 to 17, got {digits!r}")
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
     v = float(value)
     if math.isnan(v):
         return "NaN"
@@ -50,18 +62,23 @@ def cell_text(value: float) -> str:
     if v == 0.0:
         return "0"  # -0.0 too
     mag = abs(v)
-    # Ranges are judged on the rounded magnitude, so 0.0009996 reads "0.001", not "1e-03".
-    rounded = float(f"{mag:.3g}")
-    if 1e-3 <= rounded < 100.0:
-        # .3g stays positional here (exponents -3 … 1) and already drops trailing zeros.
-        return f"{v:.3g}"
-    if rounded >= 100.0 and round(mag) < 1e6:
+    # Ranges are judged on the rounded magnitude, so 0.0009999 reads "0.001", not "1e-03".
+    rounded = float(f"{mag:.{digits}g}")
+    if 1e-3 <= rounded < 10.0**digits:
+        # "g" stays positional here (exponents -3 … digits-1) and drops trailing zeros.
+        return f"{v:.{digits}g}"
+    if rounded >= 10.0**digits and round(mag) < 1e6:
         return f"{v:.0f}"
-    mantissa, exponent = f"{v:.2e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
+    mantissa, exponent = f"{v:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
     # "1e-07" as Python writes it; "1e6", not "1e+06".
     exponent = exponent[1:].lstrip("0") if exponent.startswith("+") else exponent
     return f"{mantissa}e{exponent}"
+
+
+def cell_text(value: float) -> str:
+    """The text of one heatmap cell: :func:`number_text` of the value as a float."""
+    return number_text(float(value))
 
 
 def cell_texts(values: np.ndarray) -> np.ndarray:

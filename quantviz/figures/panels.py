@@ -1,0 +1,373 @@
+"""The four panels of a quantization — original, integers, dequantized, error — as data: which
+reduction each one pools by, its colour range, and which cells lie beyond that range.
+
+Each panel is built on its own so that a page can rebuild only what a change touches: the
+original depends on the tensor, the window and the colour range, never on the scheme.
+
+Reductions, chosen by looking at real weights (all-MiniLM-L6-v2's 30522×384 embeddings and
+generated 4096² tensors):
+
+- original and dequantized: max-|x| (an outlier stays visible);
+- integers: mean ``|q − z|``, the share of the grid the window's values use (the code of the
+  max-|x| element was ±q_max in nearly every window under per-row or per-group: two-colour noise;
+  the mean shows which rows, columns and groups an outlier squeezes into a few codes);
+- error: RMS (max-|e| is ±scale/2 in every big window: a flat checkerboard).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from quantviz.figures._layout import (
+    COLORBAR,
+    auto_show_values,
+    boundary_trace,
+    heatmap_trace,
+    integer_ticks,
+    join_notes,
+    panel_height,
+    plan_boundaries,
+)
+from quantviz.figures._style import CLIP_MARK, ERRORS, INTEGERS, base_layout, value_range
+from quantviz.figures.downsample import (
+    DEFAULT_MAX_CELLS,
+    DisplayMatrix,
+    Window,
+    display_matrix,
+)
+from quantviz.granularity import Granularity, expand_to_elements
+from quantviz.quantize import QuantResult
+
+# Colour range choices for the value panels: None is the full range, a number a percentile of
+# the displayed cells' magnitudes.
+DEFAULT_CLIP = 99.9
+ERROR_SEQUENTIAL = "Reds"
+# Values beyond the colour range by less than this (relative) are float noise, not clipping.
+_CLIP_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One heatmap panel, ready to draw.
+
+    Attributes:
+        name: "original", "quantized", "dequantized" or "error".
+        title: the panel's title, naming what a pooled cell holds.
+        dm: the display matrix (positions, steps, window, note).
+        z: the values drawn (``dm.values`` or a companion of the same shape).
+        colorscale: plotly colour scale.
+        cmin: lower colour limit.
+        cmax: upper colour limit.
+        colorbar: the colour bar's title.
+        value_label: the word before the value in hover text.
+        value_format: d3 format of the hover value.
+        clipped: bool array like ``z``: cells beyond ``[cmin, cmax]`` (None: none can be).
+    """
+
+    name: str
+    title: str
+    dm: DisplayMatrix
+    z: np.ndarray
+    colorscale: str
+    cmin: float
+    cmax: float
+    colorbar: str
+    value_label: str
+    value_format: str
+    clipped: np.ndarray | None = None
+
+
+def check_clip(clip: float | None) -> float | None:
+    """Validate a colour-range percentile (None or 100: the full range)."""
+    if clip is None:
+        return None
+    if isinstance(clip, bool) or not isinstance(clip, int | float) or not 50 < clip <= 100:
+        raise ValueError(f"clip must be None or a percentile in (50, 100], got {clip!r}")
+    return None if clip == 100 else float(clip)
+
+
+def colour_limits(values: np.ndarray, clip: float | None = DEFAULT_CLIP) -> tuple[float, float]:
+    """The colour range ``(lo, hi)`` of displayed ``values``: their full range, or with
+    ``clip`` the ``clip``-th percentile of the cells at each end, so one outlier among many
+    cells does not squash every other cell into the middle colour.
+
+    Percentiles take the nearest cell at or beyond the rank (numpy's "higher"), so fewer than
+    ``100 / (100 - clip)`` cells (1000 at 99.9) are never clipped: small matrices keep their
+    full range.
+
+    Args:
+        values: the displayed cells (NaN and infinities are ignored).
+        clip: None for the full range, else a percentile in (50, 100].
+
+    Returns:
+        ``(lo, hi)`` with ``lo <= hi``; ``(0, 0)`` when no cell is finite.
+    """
+    clip = check_clip(clip)
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 0.0
+    if clip is None:
+        return float(v.min()), float(v.max())
+    if v.min() < 0 < v.max():
+        m = float(np.percentile(np.abs(v), clip, method="higher"))
+        return -m, m
+    lo = float(np.percentile(v, 100 - clip, method="lower"))
+    hi = float(np.percentile(v, clip, method="higher"))
+    return lo, hi
+
+
+def clipped_cells(z: np.ndarray, cmin: float, cmax: float) -> np.ndarray:
+    """Which cells of ``z`` lie beyond ``[cmin, cmax]`` by more than float noise."""
+    tol = _CLIP_TOLERANCE * max(abs(cmin), abs(cmax), 1e-30)
+    with np.errstate(invalid="ignore"):
+        return (z < cmin - tol) | (z > cmax + tol)
+
+
+def _reduction_word(dm: DisplayMatrix, word: str) -> str:
+    return f" ({word} per {dm.row_step}×{dm.col_step})" if dm.downsampled else ""
+
+
+def value_panel(
+    x: torch.Tensor,
+    name: str = "original",
+    *,
+    max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
+    window: Window | None = None,
+    clip: float | None = DEFAULT_CLIP,
+    limits: tuple[float, float] | None = None,
+) -> Panel:
+    """The original (or dequantized) values, max-|x| pooled, on a value colour scale.
+
+    Args:
+        x: the tensor.
+        name: "original" or "dequantized".
+        max_cells: display bound.
+        window: the part shown (None: all).
+        clip: colour-range percentile (None: full range); ignored when ``limits`` is given.
+        limits: ``(lo, hi)`` to share, e.g. the original's range for the dequantized panel.
+
+    Returns:
+        A :class:`Panel`; cells beyond the colour range are flagged in ``clipped``.
+    """
+    dm = display_matrix(x, max_cells, "absmax", window)
+    lo, hi = limits if limits is not None else colour_limits(dm.values, clip)
+    scale, cmin, cmax = value_range(lo, hi)
+    title = name + _reduction_word(dm, "max-|x|")
+    return Panel(
+        name, title, dm, dm.values, scale, cmin, cmax, "value", "value", ".5~g",
+        clipped_cells(dm.values, cmin, cmax),
+    )  # fmt: skip
+
+
+def integer_panel(
+    result: QuantResult,
+    *,
+    max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
+    window: Window | None = None,
+) -> Panel:
+    """The integers: each code at full resolution, on the whole grid ``q_min … q_max``;
+    pooled, the mean ``|q − z|`` of each window (how much of the grid its values use).
+
+    Args:
+        result: ``qv.quantize(x, scheme)``.
+        max_cells: display bound.
+        window: the part shown (None: all).
+
+    Returns:
+        A :class:`Panel`.
+    """
+    scheme = result.scheme
+    dm = display_matrix(result.q, max_cells, "absmax", window)
+    grid = f"{scheme.format_name}: {scheme.q_min} … {scheme.q_max}"
+    if not dm.downsampled:
+        z = dm.values.astype(np.int16 if scheme.bits <= 16 else np.int32)
+        return Panel(
+            "quantized", f"quantized integers ({grid})", dm, z, INTEGERS, scheme.q_min,
+            scheme.q_max, "q", "q", ".0f",
+        )  # fmt: skip
+    zp = expand_to_elements(result.zero_point, result.q.shape, scheme.granularity)
+    codes = result.q.to(torch.float32) - zp.to(torch.float32)
+    dm = display_matrix(codes, max_cells, "mean_abs", window)
+    # |q − z| reaches 2^(b-1) on a symmetric grid and the grid's width on an asymmetric one.
+    top = 2 ** (scheme.bits - 1) if scheme.symmetric else scheme.q_max - scheme.q_min
+    title = f"integers: mean |q − z| per {dm.row_step}×{dm.col_step} ({grid})"
+    return Panel("quantized", title, dm, dm.values, INTEGERS, 0.0, float(top), "|q−z|",
+                 "mean |q − z|", ".4~g")  # fmt: skip
+
+
+def error_panel(
+    err: torch.Tensor,
+    *,
+    max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
+    window: Window | None = None,
+) -> Panel:
+    """The error ``x̂ − x``: signed on a diverging scale centred at 0 at full resolution; pooled,
+    the RMS of each window on a sequential scale from 0 (its size is what matters).
+
+    Args:
+        err: the error tensor.
+        max_cells: display bound.
+        window: the part shown (None: all).
+
+    Returns:
+        A :class:`Panel`.
+    """
+    dm = display_matrix(err, max_cells, "absmax", window)
+    if dm.downsampled:
+        dm = display_matrix(err, max_cells, "rms", window)
+        top = float(np.nanmax(dm.values)) if dm.values.size else 0.0
+        top = top if math.isfinite(top) and top > 0 else 1.0
+        title = f"error: RMS per {dm.row_step}×{dm.col_step} (dequantized − original)"
+        return Panel("error", title, dm, dm.values, ERROR_SEQUENTIAL, 0.0, top, "RMS error",
+                     "RMS error", ".4~g")  # fmt: skip
+    finite = np.abs(dm.values[np.isfinite(dm.values)])
+    lim = float(finite.max()) if finite.size else 0.0
+    lim = lim if math.isfinite(lim) and lim > 0 else 1.0
+    return Panel("error", "error (dequantized − original)", dm, dm.values, ERRORS, -lim, lim,
+                 "error", "error", ".4~g")  # fmt: skip
+
+
+def quantization_panels(
+    x: torch.Tensor,
+    result: QuantResult,
+    *,
+    max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
+    window: Window | None = None,
+    clip: float | None = DEFAULT_CLIP,
+    x_hat: torch.Tensor | None = None,
+) -> dict[str, Panel]:
+    """All four panels, original and dequantized on the original's colour range.
+
+    Args:
+        x: the quantized tensor.
+        result: ``qv.quantize(x, scheme)``.
+        max_cells: display bound per panel.
+        window: the part shown (None: all).
+        clip: colour-range percentile of the value panels (None: full range).
+        x_hat: ``result.dequantize()`` when already at hand.
+
+    Returns:
+        ``{"original": ..., "quantized": ..., "dequantized": ..., "error": ...}``.
+    """
+    x = x.detach().to(torch.float32)
+    x_hat = result.dequantize() if x_hat is None else x_hat
+    original = value_panel(x, "original", max_cells=max_cells, window=window, clip=clip)
+    limits = (original.cmin, original.cmax)
+    return {
+        "original": original,
+        "quantized": integer_panel(result, max_cells=max_cells, window=window),
+        "dequantized": value_panel(
+            x_hat, "dequantized", max_cells=max_cells, window=window, limits=limits
+        ),
+        "error": error_panel(x_hat - x, max_cells=max_cells, window=window),
+    }
+
+
+def clipped_trace(panel: Panel, max_marks: int = 2000) -> go.Scatter | None:
+    """Open squares over the cells of ``panel`` beyond its colour range (None when there are
+    none); at most ``max_marks`` of them, the farthest beyond first."""
+    if panel.clipped is None or not panel.clipped.any():
+        return None
+    rr, cc = np.nonzero(panel.clipped)
+    z = np.asarray(panel.z, dtype=np.float64)[rr, cc]
+    beyond = np.maximum(z - panel.cmax, panel.cmin - z)
+    keep = np.argsort(-beyond, kind="stable")[:max_marks]
+    rr, cc, z = rr[keep], cc[keep], z[keep]
+    dm = panel.dm
+    return go.Scatter(
+        x=dm.col0 + cc * dm.col_step + (dm.col_step - 1) / 2,
+        y=dm.row0 + rr * dm.row_step + (dm.row_step - 1) / 2,
+        customdata=z,
+        mode="markers",
+        marker={"symbol": "square-open", "size": 7, "color": CLIP_MARK, "line": {"width": 1.5}},
+        name="beyond the colour range",
+        hovertemplate="%{customdata:.5~g}: beyond the colour range<extra></extra>",
+        showlegend=False,
+    )
+
+
+def panel_axes(panel: Panel, **where: int) -> dict:
+    """The colour axis settings of ``panel`` (colour scale, limits, bar title)."""
+    axis = {"colorscale": panel.colorscale, "cmin": panel.cmin, "cmax": panel.cmax}
+    if panel.colorscale == ERRORS and panel.cmin < 0:
+        axis["cmid"] = 0.0
+    return axis
+
+
+def panel_figure(
+    panel: Panel,
+    shape: tuple[int, ...],
+    granularity: Granularity,
+    show_values: bool | None = None,
+) -> go.Figure:
+    """One panel of :func:`~quantviz.figures.panels.quantization_panels` as its own figure, so
+    a page can send only the panels a change touched.
+
+    Args:
+        panel: the panel.
+        shape: the quantized tensor's shape (for block boundaries).
+        granularity: its granularity.
+        show_values: print values in the cells; None prints them for up to 16×16 cells.
+
+    Returns:
+        A plotly Figure with the panel's colour bar, block boundaries where they fit, and open
+        squares on cells beyond the colour range.
+    """
+    dm = panel.dm
+    rows, cols = dm.values.shape
+    height = panel_height(rows, cols, 480) + 150
+    trace = heatmap_trace(
+        dm,
+        z=panel.z,
+        name=panel.name,
+        value_label=panel.value_label,
+        value_format=panel.value_format,
+        show_text=auto_show_values(dm, show_values),
+    )
+    trace.update(colorbar={**COLORBAR, "title": panel.colorbar}, **_trace_colours(panel))
+    fig = go.Figure(trace)
+    n_rows, n_cols = dm.matrix_shape
+    plan = plan_boundaries(shape, granularity, (rows, cols), (480, height - 150), dm.window)
+    if plan.cols or plan.rows:
+        fig.add_trace(boundary_trace(plan.cols, plan.rows, n_rows, n_cols, dm.window))
+    if (marks := clipped_trace(panel)) is not None:
+        fig.add_trace(marks)
+    note, extra = join_notes(dm.note, plan.note)
+    base_layout(fig, panel.title, note, height=height + extra)
+    fig.update_layout(margin={"t": (90 if note else 60) + extra})
+    fig.update_xaxes(title_text="column")
+    fig.update_yaxes(title_text="row")
+    integer_ticks(fig, n_rows, n_cols)
+    w = dm.window
+    if w is not None:  # the window exactly, not plotly's padding around markers
+        fig.update_xaxes(range=[w.col0 - 0.5, w.col1 - 0.5])
+        fig.update_yaxes(range=[w.row1 - 0.5, w.row0 - 0.5], autorange=False)
+    return fig
+
+
+def _trace_colours(panel: Panel) -> dict:
+    axis = panel_axes(panel)
+    out = {"colorscale": axis["colorscale"], "zmin": axis["cmin"], "zmax": axis["cmax"]}
+    if "cmid" in axis:
+        out["zmid"] = axis["cmid"]
+    return out
+
+
+def window_note(dm: DisplayMatrix) -> str:
+    """The original panel's note without its pooling clause: each panel's title names its own
+    reduction, the note keeps what they share (reshape, zoom, the pooled size)."""
+    if not dm.downsampled:
+        return dm.note
+    shown = dm.window.shape if dm.window else dm.matrix_shape
+    head = dm.note.split("; downsampled")[0] if "; downsampled" in dm.note else ""
+    pooled = (
+        f"downsampled {shown[0]}×{shown[1]} → {dm.values.shape[0]}×{dm.values.shape[1]}: "
+        f"each cell pools a {dm.row_step}×{dm.col_step} window"
+    )
+    return f"{head}; {pooled}" if head else pooled
