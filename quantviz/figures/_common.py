@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from quantviz.granularity import PerChannel
+from quantviz.granularity import Blocks, PerChannel, to_blocks
 from quantviz.metrics import error_metrics, quantization_error
 from quantviz.quantize import QuantResult
 
@@ -138,32 +138,90 @@ class BlockGrid:
     label: str
 
 
-def widest_block_grid(result: QuantResult) -> BlockGrid:
-    """The grid of the block with the largest scale (the coarsest one), or the only grid for a
-    per-tensor result."""
+def _block_label(result: QuantResult, idx: int, why: str) -> str:
+    """What people call block ``idx`` (flat, in the order of ``result.scale``)."""
     scheme = result.scheme
-    flat = result.scale.reshape(-1)
-    idx = int(torch.argmax(flat))
-    scale = float(flat[idx])
-    zp = int(result.zero_point.reshape(-1)[idx])
     if result.scale.numel() == 1:
-        label = "per-tensor grid"
-    elif isinstance(scheme.granularity, PerChannel):
+        return "per-tensor grid"
+    if isinstance(scheme.granularity, PerChannel):
         word = {0: "row", 1: "column"}.get(scheme.granularity.dim, "channel")
         if result.scale.dim() > 2:
             word = f"channel (dim {scheme.granularity.dim})"
-        label = f"grid of {word} {idx} (largest scale)"
-    else:
-        pos = tuple(int(i) for i in np.unravel_index(idx, tuple(result.scale.shape)))
-        where = pos[0] if len(pos) == 1 else pos
-        label = f"grid of block {where} (largest scale of {result.num_scales})"
+        return f"grid of {word} {idx}{why}"
+    pos = tuple(int(i) for i in np.unravel_index(idx, tuple(result.scale.shape)))
+    where = pos[0] if len(pos) == 1 else pos
+    return f"grid of block {idx} {where if len(pos) > 1 else ''}".rstrip() + why
+
+
+def block_grid(result: QuantResult, idx: int, why: str = "") -> BlockGrid:
+    """The integer grid of block ``idx`` (flat index into ``result.scale``) in real units.
+
+    Args:
+        result: a quantization.
+        idx: 0 … ``num_scales - 1``.
+        why: appended to the label, e.g. " (most error)".
+
+    Raises:
+        ValueError: an index outside the blocks.
+    """
+    n = result.scale.numel()
+    if isinstance(idx, bool) or not isinstance(idx, int | np.integer) or not 0 <= idx < n:
+        raise ValueError(f"block must be an integer from 0 to {n - 1}, got {idx!r}")
+    idx = int(idx)
+    scheme = result.scheme
+    scale = float(result.scale.reshape(-1)[idx])
+    zp = int(result.zero_point.reshape(-1)[idx])
     return BlockGrid(
         scale=scale,
         zero_point=zp,
         rep_min=scale * (scheme.q_min - zp),
         rep_max=scale * (scheme.q_max - zp),
-        label=label,
+        label=_block_label(result, idx, why),
     )
+
+
+def grid_levels(result: QuantResult, grid: BlockGrid, max_shown: int) -> tuple[np.ndarray, int]:
+    """The real values of a block's grid levels to draw, and the stride between drawn levels.
+
+    The one place that turns a grid into level positions: a non-uniform element format changes
+    this function only.
+    """
+    scheme = result.scheme
+    n_levels = scheme.q_max - scheme.q_min + 1
+    stride = level_stride(n_levels, max_shown)
+    q = np.arange(scheme.q_min, scheme.q_max + 1, stride, dtype=np.float64)
+    return grid.scale * (q - grid.zero_point), stride
+
+
+def block_order(result: QuantResult, blocks: Blocks) -> torch.Tensor:
+    """For each flat block index (the order of ``result.scale``), its row in ``blocks``."""
+    n = blocks.data.shape[0]
+    # Laying the row numbers out as parameters puts, at each grid position, its block's row.
+    return blocks.params_to_grid(torch.arange(n).reshape(n, 1)).reshape(-1)
+
+
+def block_squared_errors(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
+    """Sum of squared errors of each block, float64, in the order of ``result.scale``."""
+    err = (result.dequantize() - x.to(torch.float32)).to(torch.float64).square_()
+    blocks = to_blocks(err, result.scheme.granularity)
+    sums = blocks.data.nansum(dim=1)
+    return sums[block_order(result, blocks)]
+
+
+def block_values(x: torch.Tensor, result: QuantResult, idx: int) -> torch.Tensor:
+    """The elements of ``x`` in block ``idx`` (flat index into ``result.scale``), 1-D."""
+    blocks = to_blocks(x.to(torch.float32), result.scheme.granularity)
+    at = int(block_order(result, blocks)[idx])
+    row = blocks.data[at]
+    return row if blocks.valid is None else row[blocks.valid[at]]
+
+
+def widest_block_grid(result: QuantResult) -> BlockGrid:
+    """The grid of the block with the largest scale (the coarsest one), or the only grid for a
+    per-tensor result."""
+    idx = int(torch.argmax(result.scale.reshape(-1)))
+    why = "" if result.scale.numel() == 1 else f" (largest scale of {result.num_scales})"
+    return block_grid(result, idx, why)
 
 
 def vertical_segments(

@@ -7,10 +7,13 @@ import plotly.graph_objects as go
 import torch
 
 from quantviz.figures._common import (
+    block_grid,
+    block_squared_errors,
+    block_values,
     check_bins,
     check_pair,
+    grid_levels,
     histogram,
-    level_stride,
     title_metrics,
     vertical_segments,
     widest_block_grid,
@@ -60,20 +63,36 @@ def _count_axis(fig: go.Figure, top: float, log_y: bool) -> None:
     fig.update_yaxes(range=[0, top], tickmode="linear", tick0=0, dtick=step)
 
 
-def histogram_with_grid(
-    x: torch.Tensor, result: QuantResult, bins: int = 100, log_y: bool = False
-) -> go.Figure:
-    """Histogram of ``x`` with the quantization grid's levels and clip points over it.
+def pick_block(x: torch.Tensor, result: QuantResult, block: int | None) -> tuple[int, str]:
+    """The block to draw (``block``, or the one with the most squared error) and why."""
+    if result.num_scales == 1:
+        return 0, ""
+    if block is None:
+        return int(torch.argmax(block_squared_errors(x, result))), " (most error)"
+    return block, ""
 
-    For a per-tensor scheme the levels are exact; for finer granularities the grid of the block
-    with the largest scale is drawn and labelled. At most 64 level lines are drawn (every k-th
-    level beyond that, said in the legend). Values beyond the clip points are shaded.
+
+def histogram_with_grid(
+    x: torch.Tensor,
+    result: QuantResult,
+    bins: int = 100,
+    log_y: bool = False,
+    block: int | None = None,
+) -> go.Figure:
+    """Histogram of one block's values with that block's grid levels and clip points over it.
+
+    For a per-tensor scheme that is every value on the one grid. For finer granularities one
+    block is drawn — ``block``, or by default the block with the most squared error — since
+    each block has its own grid. Values beyond the clip points (clamped to the grid's edge) are
+    drawn in red outside the lines. At most 64 level lines are drawn (every k-th level beyond
+    that, said in the legend).
 
     Args:
         x: the quantized tensor.
         result: ``qv.quantize(x, scheme)``.
         bins: histogram bins (computed in torch; only the counts are sent).
-        log_y: logarithmic count axis, useful for heavy tails.
+        log_y: logarithmic count axis, useful for heavy tails and the few clipped values.
+        block: flat index into ``result.scale`` (0 … num_scales − 1), None for the worst.
 
     Returns:
         A plotly Figure.
@@ -81,18 +100,24 @@ def histogram_with_grid(
     x = check_pair(x, result)
     bins = check_bins(bins)
     scheme = result.scheme
-    grid = widest_block_grid(result)
-    x_lo, x_hi = float(x.min()), float(x.max())
+    idx, why = pick_block(x, result, block)
+    grid = block_grid(result, idx, why)
+    values = x.reshape(-1) if result.num_scales == 1 else block_values(x, result, idx)
+    x_lo, x_hi = float(values.min()), float(values.max())
     lo, hi = min(x_lo, grid.rep_min), max(x_hi, grid.rep_max)
-    counts, edges = histogram(x, bins, lo, hi)
+    half = grid.scale / 2
+    beyond = (values < grid.rep_min - half) | (values > grid.rep_max + half)
+    counts, edges = histogram(values, bins, lo, hi)
+    clip_counts = histogram(values[beyond], bins, *edges[[0, -1]])[0] if beyond.any() else None
     top = float(counts.max()) * 1.08 or 1.0
     bottom = 0.8 if log_y else 0.0
 
-    fig = go.Figure(_bars(counts, edges, "values", ACCENT))
+    inside = counts - clip_counts if clip_counts is not None else counts
+    fig = go.Figure(_bars(inside, edges, "values", ACCENT))
+    if clip_counts is not None:
+        fig.add_trace(_bars(clip_counts, edges, "clipped (beyond the clip points)", CLIP_COLOR))
+    levels, stride = grid_levels(result, grid, MAX_LEVEL_LINES)
     n_levels = scheme.q_max - scheme.q_min + 1
-    stride = level_stride(n_levels, MAX_LEVEL_LINES)
-    q = np.arange(scheme.q_min, scheme.q_max + 1, stride, dtype=np.float64)
-    levels = grid.scale * (q - grid.zero_point)
     every = "" if stride == 1 else f", every {stride}th of {n_levels}"
     lx, ly = vertical_segments(levels, bottom, top)
     fig.add_trace(
@@ -116,22 +141,24 @@ def histogram_with_grid(
             hoverinfo="skip",
         )
     )
-    # Shade beyond the clip points (where values round past the grid's edges).
-    half = grid.scale / 2
     if x_lo < grid.rep_min - half:
         fig.add_vrect(x0=x_lo, x1=grid.rep_min, fillcolor=CLIP_FILL, line_width=0, layer="below")
     if x_hi > grid.rep_max + half:
         fig.add_vrect(x0=grid.rep_max, x1=x_hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
 
-    n_clip = clipped_count(x, result)
-    share = n_clip / x.numel()
+    n_clip = int(beyond.sum())
+    where = "" if result.num_scales == 1 else f" of this block; {clipped_count(x, result):,} in all"
     note = (
         f"{grid.label}: step {fmt(grid.scale)}, zero point {grid.zero_point}; "
-        f"{n_clip:,} of {x.numel():,} values clipped ({share:.2%})"
+        f"{n_clip:,} of {values.numel():,} values clipped ({n_clip / values.numel():.2%}){where}"
     )
-    base_layout(fig, f"values and the {scheme.label()} grid", note, height=420)
+    title = f"values and the {scheme.label()} grid"
+    if result.num_scales > 1:
+        title = f"values of block {idx} and its {scheme.label()} grid"
+    base_layout(fig, title, note, height=420)
     fig.update_layout(
         bargap=0,
+        barmode="stack",
         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
     )
     fig.update_xaxes(title_text="value")

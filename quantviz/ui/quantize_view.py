@@ -1,0 +1,217 @@
+"""The Quantize page's heatmaps and value histogram, each in its own fragment: a change of colour
+range, zoom, histogram block or count axis reruns and re-sends only that section.
+
+The four panels are four charts. Each is built (and cached) from only what it depends on, so a
+chart whose content did not change is sent again as a short reference to what the browser
+already holds (Streamlit's message cache): a scheme change leaves the original panel alone, a
+colour range change leaves the integers and the error alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import streamlit as st
+import torch
+
+import quantviz as qv
+from quantviz.figures.downsample import (
+    DEFAULT_MAX_CELLS,
+    Window,
+    as_matrix,
+    parse_window,
+    window_around,
+)
+from quantviz.ui import cache
+from quantviz.ui.session import CurrentTensor, get_view_param, set_view_param, write_url
+from quantviz.ui.widgets import show_figure
+
+# Colour range choices: label -> percentile (None: the full range). The default keeps one
+# outlier among thousands of cells from squashing every other cell into the middle colour.
+COLOUR_RANGES: dict[str, float | None] = {"99.9%": 99.9, "99%": 99.0, "Full range": None}
+DEFAULT_COLOUR_RANGE = "99.9%"
+# A click on the overview zooms to a window the panels show at full resolution; a click on a
+# full-resolution view zooms to one small enough to print its values.
+DETAIL = (16, 16)
+PANELS = ("original", "quantized", "dequantized", "error")
+_ZOOM_TOKEN = "q_zoom_token"
+
+
+def colour_range() -> tuple[str, float | None]:
+    """The colour range chosen (from the widget, else the URL, else the default)."""
+    label = st.session_state.get("q_crange") or get_view_param("crange") or DEFAULT_COLOUR_RANGE
+    if label not in COLOUR_RANGES:
+        label = DEFAULT_COLOUR_RANGE
+    return label, COLOUR_RANGES[label]
+
+
+def current_window(cur: CurrentTensor) -> Window | None:
+    """The zoom window from the URL, fitted to the current tensor's 2-D view (None: overview).
+
+    A window set for another tensor is dropped when the tensor changes.
+    """
+    text = get_view_param("zoom")
+    if not text:
+        return None
+    token = st.session_state.get(_ZOOM_TOKEN)
+    if token is not None and token != cur.token:
+        set_zoom(cur, None)
+        return None
+    try:
+        window = parse_window(text)
+    except ValueError as exc:
+        st.warning(f"Ignored the zoom in the URL: {exc}")
+        set_zoom(cur, None)
+        return None
+    n_rows, n_cols = _matrix_shape(cur)
+    st.session_state[_ZOOM_TOKEN] = cur.token
+    return window.fit(n_rows, n_cols)
+
+
+def set_zoom(cur: CurrentTensor, window: Window | None) -> None:
+    """Show ``window`` (None: the overview) and keep it in the URL."""
+    set_view_param("zoom", window.slug() if window else None)
+    st.session_state[_ZOOM_TOKEN] = cur.token if window else None
+    write_url()
+
+
+def _matrix_shape(cur: CurrentTensor) -> tuple[int, int]:
+    m, _ = as_matrix(cur.tensor)
+    return int(m.shape[0]), int(m.shape[1])
+
+
+def zoom_target(selection: Any, shape: tuple[int, int], window: Window | None) -> Window | None:
+    """The window a chart selection asks for: a box as drawn, or a window around a clicked
+    cell — full resolution from the overview, 16×16 (values in the cells) from a closer view.
+
+    Args:
+        selection: the chart's selection state (``points`` and ``box`` lists).
+        shape: ``(rows, cols)`` of the tensor's 2-D view.
+        window: the window shown now (None: the overview).
+
+    Returns:
+        The new window, or None when the selection holds nothing usable.
+    """
+    n_rows, n_cols = shape
+    boxes = list(selection.get("box") or [])
+    if boxes and boxes[0].get("x") and boxes[0].get("y"):
+        xs, ys = sorted(boxes[0]["x"]), sorted(boxes[0]["y"])
+        r0, r1 = max(0, math.ceil(ys[0] - 0.5)), min(n_rows, math.floor(ys[1] + 0.5))
+        c0, c1 = max(0, math.ceil(xs[0] - 0.5)), min(n_cols, math.floor(xs[1] + 0.5))
+        if r1 > r0 and c1 > c0:
+            return Window(r0, r1, c0, c1)
+    points = list(selection.get("points") or [])
+    if points and "x" in points[0] and "y" in points[0]:
+        row = min(n_rows - 1, max(0, round(float(points[0]["y"]))))
+        col = min(n_cols - 1, max(0, round(float(points[0]["x"]))))
+        shown = window.shape if window else shape
+        full_res = shown[0] <= DEFAULT_MAX_CELLS[0] and shown[1] <= DEFAULT_MAX_CELLS[1]
+        return window_around(row, col, DETAIL if full_res else DEFAULT_MAX_CELLS, n_rows, n_cols)
+    return None
+
+
+def _zoom_controls(cur: CurrentTensor, window: Window | None) -> None:
+    """Zoom by numbers (the same as a click on a panel): a row and a column to centre on."""
+    n_rows, n_cols = _matrix_shape(cur)
+    if n_rows * n_cols <= DETAIL[0] * DETAIL[1]:
+        return
+    cols = st.columns([1, 1, 1, 1.4])
+    row = cols[0].number_input("Row", 0, n_rows - 1, 0, key="q_zoom_row")
+    col = cols[1].number_input("Column", 0, n_cols - 1, 0, key="q_zoom_col")
+    full = DEFAULT_MAX_CELLS
+    size = DETAIL if window and window.shape[0] <= full[0] and window.shape[1] <= full[1] else full
+    with cols[2]:
+        st.write("")  # line the button up with the inputs
+        if st.button(
+            "Zoom in",
+            key="q_zoom_in",
+            help="Show the part around this row and "
+            "column at full resolution (or, when already there, 16×16 with values).",
+        ):
+            set_zoom(cur, window_around(int(row), int(col), size, n_rows, n_cols))
+            st.rerun(scope="fragment")
+    with cols[3]:
+        st.write("")
+        if window is not None and st.button("Back to overview", key="q_zoom_out"):
+            set_zoom(cur, None)
+            st.rerun(scope="fragment")
+
+
+@st.fragment
+def heatmaps_section(
+    cur: CurrentTensor, scheme: qv.QuantScheme, result: qv.QuantResult, x_hat: torch.Tensor
+) -> None:
+    """Colour range and zoom controls over the four panels (a fragment: changing them reruns
+    this section only)."""
+    label, clip = colour_range()
+    window = current_window(cur)
+    top = st.columns([1.2, 3])
+    top[0].selectbox(
+        "Colour range",
+        list(COLOUR_RANGES),
+        index=list(COLOUR_RANGES).index(label),
+        key="q_crange",
+        help="Original and dequantized share one colour scale. A percentile clip ends it at that "
+        "percentile of the shown cells' magnitudes, so one outlier does not wash out the rest; "
+        "cells beyond it get a green square. Full range: from the smallest to the largest.",
+    )
+    label, clip = colour_range()
+    set_view_param("crange", None if label == DEFAULT_COLOUR_RANGE else label)
+    write_url()
+    zoom_text = f"Zoomed to {window.text()}." if window else "Overview of the whole tensor."
+    top[1].caption(
+        f"{zoom_text} Click a cell of the original (or drag a box) to see that part at full "
+        "resolution; a click there zooms to 16×16 with the values printed."
+    )
+    _zoom_controls(cur, window)
+    figs = {
+        name: cache.panel_figure(name, cur, scheme, result, x_hat, window, clip) for name in PANELS
+    }
+    for pair in (PANELS[:2], PANELS[2:]):
+        for col, name in zip(st.columns(2), pair, strict=True):
+            with col:
+                if name == "original":
+                    event = st.plotly_chart(
+                        figs[name], key="q_heat_original", width="stretch",
+                        on_select="rerun", selection_mode=("points", "box"),
+                        config={"displaylogo": False},
+                    )  # fmt: skip
+                    target = zoom_target(event.selection, _matrix_shape(cur), window)
+                    if target is not None and target != window:
+                        set_zoom(cur, target)
+                        st.rerun(scope="fragment")
+                else:
+                    show_figure(figs[name], key=f"q_heat_{name}")
+
+
+@st.fragment
+def histogram_section(cur: CurrentTensor, result: qv.QuantResult) -> None:
+    """The value histogram with one block's grid, a block picker and a log-count toggle."""
+    n = result.num_scales
+    default = cache.worst_block(cur, result)
+    cols = st.columns([1, 1, 2])
+    block = default
+    if n > 1:
+        block = int(
+            cols[0].number_input(
+                "Block",
+                0,
+                n - 1,
+                default,
+                key="q_hist_block",
+                help=f"Whose grid and clip points to draw, 0 … {n - 1} in the order of the "
+                f"scales; the default, {default}, is the block with the most squared error.",
+            )
+        )
+    log_y = cols[1].toggle(
+        "Log count",
+        key="q_hist_log",
+        help="A logarithmic count axis: "
+        "shows the few values in the tails (and beyond the clip points).",
+    )
+    fig = cache.figure(
+        "histogram_with_grid", f"qg|{cur.token}|{result.scheme!r}|{block}|{log_y}",
+        cur.tensor, result, block=block, log_y=log_y,
+    )  # fmt: skip
+    show_figure(fig, "q_hist")
