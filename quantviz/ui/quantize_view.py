@@ -9,6 +9,7 @@ colour range change leaves the integers and the error alone.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -111,31 +112,43 @@ def zoom_target(selection: Any, shape: tuple[int, int], window: Window | None) -
     return None
 
 
+def _zoom_in(cur: CurrentTensor, window: Window | None) -> None:
+    """The "Zoom in" button: centre on the row and column typed."""
+    n_rows, n_cols = _matrix_shape(cur)
+    full = DEFAULT_MAX_CELLS
+    size = DETAIL if window and window.shape[0] <= full[0] and window.shape[1] <= full[1] else full
+    row, col = st.session_state["q_zoom_row"], st.session_state["q_zoom_col"]
+    set_zoom(cur, window_around(int(row), int(col), size, n_rows, n_cols))
+
+
+def _zoom_on_selection(cur: CurrentTensor, window: Window | None) -> None:
+    """A click or a box on the original panel."""
+    event = st.session_state.get("q_heat_original")
+    selection = getattr(event, "selection", None) or (event or {}).get("selection") or {}
+    target = zoom_target(selection, _matrix_shape(cur), window)
+    if target is not None and target != window:
+        set_zoom(cur, target)
+
+
 def _zoom_controls(cur: CurrentTensor, window: Window | None) -> None:
     """Zoom by numbers (the same as a click on a panel): a row and a column to centre on."""
     n_rows, n_cols = _matrix_shape(cur)
     if n_rows * n_cols <= DETAIL[0] * DETAIL[1]:
         return
     cols = st.columns([1, 1, 1, 1.4])
-    row = cols[0].number_input("Row", 0, n_rows - 1, 0, key="q_zoom_row")
-    col = cols[1].number_input("Column", 0, n_cols - 1, 0, key="q_zoom_col")
-    full = DEFAULT_MAX_CELLS
-    size = DETAIL if window and window.shape[0] <= full[0] and window.shape[1] <= full[1] else full
+    cols[0].number_input("Row", 0, n_rows - 1, 0, key="q_zoom_row")
+    cols[1].number_input("Column", 0, n_cols - 1, 0, key="q_zoom_col")
     with cols[2]:
         st.write("")  # line the button up with the inputs
-        if st.button(
-            "Zoom in",
-            key="q_zoom_in",
-            help="Show the part around this row and "
-            "column at full resolution (or, when already there, 16×16 with values).",
-        ):
-            set_zoom(cur, window_around(int(row), int(col), size, n_rows, n_cols))
-            st.rerun(scope="fragment")
+        st.button(
+            "Zoom in", key="q_zoom_in", on_click=_zoom_in, args=(cur, window),
+            help="Show the part around this row and column at full resolution (or, when "
+            "already there, 16×16 with the values printed).",
+        )  # fmt: skip
     with cols[3]:
         st.write("")
-        if window is not None and st.button("Back to overview", key="q_zoom_out"):
-            set_zoom(cur, None)
-            st.rerun(scope="fragment")
+        if window is not None:
+            st.button("Back to overview", key="q_zoom_out", on_click=set_zoom, args=(cur, None))
 
 
 @st.fragment
@@ -172,15 +185,11 @@ def heatmaps_section(
         for col, name in zip(st.columns(2), pair, strict=True):
             with col:
                 if name == "original":
-                    event = st.plotly_chart(
+                    st.plotly_chart(
                         figs[name], key="q_heat_original", width="stretch",
-                        on_select="rerun", selection_mode=("points", "box"),
-                        config={"displaylogo": False},
+                        on_select=functools.partial(_zoom_on_selection, cur, window),
+                        selection_mode=("points", "box"), config={"displaylogo": False},
                     )  # fmt: skip
-                    target = zoom_target(event.selection, _matrix_shape(cur), window)
-                    if target is not None and target != window:
-                        set_zoom(cur, target)
-                        st.rerun(scope="fragment")
                 else:
                     show_figure(figs[name], key=f"q_heat_{name}")
 
