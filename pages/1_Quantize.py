@@ -70,9 +70,10 @@ with left:
         cache.figure("scales_chart", f"qs|{key}", result, tuple(cur.tensor.shape)), "q_scales"
     )
 with right:
-    histogram_section(cur, result)
+    histogram_section(cur, result, x_hat, int(m["clipped"]))
 show_figure(
-    cache.figure("error_histogram", f"qe|{key}", cur.tensor, x_hat, result=result), "q_err_hist"
+    cache.figure("error_histogram", f"qe|{key}", cur.tensor, x_hat, result=result, metrics=m),
+    "q_err_hist",
 )
 
 st.markdown("**Downloads** — the integers with their scales and zero points")

@@ -200,11 +200,20 @@ def block_order(result: QuantResult, blocks: Blocks) -> torch.Tensor:
     return blocks.params_to_grid(torch.arange(n).reshape(n, 1)).reshape(-1)
 
 
-def block_squared_errors(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
-    """Sum of squared errors of each block, float64, in the order of ``result.scale``."""
-    err = (result.dequantize() - x.to(torch.float32)).to(torch.float64).square_()
+def block_squared_errors(
+    x: torch.Tensor, result: QuantResult, x_hat: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Sum of squared errors of each block, float64, in the order of ``result.scale``.
+
+    Args:
+        x: the quantized tensor.
+        result: ``qv.quantize(x, scheme)``.
+        x_hat: ``result.dequantize()`` when already at hand.
+    """
+    x_hat = result.dequantize() if x_hat is None else x_hat
+    err = (x_hat - x.to(torch.float32)).square_()
     blocks = to_blocks(err, result.scheme.granularity)
-    sums = blocks.data.nansum(dim=1)
+    sums = blocks.data.nansum(dim=1, dtype=torch.float64)
     return sums[block_order(result, blocks)]
 
 

@@ -70,6 +70,7 @@ def heatmap_trace(
     value_format: str = ".5~g",
     show_text: bool = False,
     axis_words: tuple[str, str] = ("row", "column"),
+    positions: bool = True,
 ) -> go.Heatmap:
     """A heatmap of ``dm`` (or of ``z``, a same-shaped companion) in original-index coordinates.
 
@@ -83,6 +84,8 @@ def heatmap_trace(
             hover reads "-537.4", not "-537.40").
         show_text: print each cell's value in it, written by :func:`~._common.cell_text`.
         axis_words: what a row and a column are called in the hover text.
+        positions: name each max-|x| pooled cell's element in the hover (sends two indices
+            per cell); False names the window instead.
 
     Returns:
         A ``go.Heatmap``.
@@ -92,7 +95,7 @@ def heatmap_trace(
     where = f"{row_word} %{{y}}, {col_word} %{{x}}"
     customdata = None
     note = ""
-    if dm.downsampled and dm.positions:
+    if dm.downsampled and dm.positions and positions:
         where = f"{row_word} %{{customdata[0]}}, {col_word} %{{customdata[1]}}"
         # uint16 halves the hover payload whenever the indices fit (up to 65535 rows/columns).
         small = max(dm.matrix_shape) <= np.iinfo(np.uint16).max
@@ -104,6 +107,8 @@ def heatmap_trace(
         # A window statistic has no single position: the hover names the window's centre
         # (cell centres sit on it), which costs no per-cell data.
         where = f"{dm.row_step}×{dm.col_step} window around {row_word} %{{y}}, {col_word} %{{x}}"
+        if dm.positions:
+            note = "<br><i>the element of largest |original| in the window</i>"
     hover = f"{where}<br>{value_label} %{{z:{value_format}}}{note}"
     trace = go.Heatmap(
         z=values,

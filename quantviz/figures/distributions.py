@@ -78,6 +78,7 @@ def histogram_with_grid(
     bins: int = 100,
     log_y: bool = False,
     block: int | None = None,
+    total_clipped: int | None = None,
 ) -> go.Figure:
     """Histogram of one block's values with that block's grid levels and clip points over it.
 
@@ -93,6 +94,7 @@ def histogram_with_grid(
         bins: histogram bins (computed in torch; only the counts are sent).
         log_y: logarithmic count axis, useful for heavy tails and the few clipped values.
         block: flat index into ``result.scale`` (0 … num_scales − 1), None for the worst.
+        total_clipped: ``qv.clipped_count(x, result)`` when already at hand.
 
     Returns:
         A plotly Figure.
@@ -147,7 +149,9 @@ def histogram_with_grid(
         fig.add_vrect(x0=grid.rep_max, x1=x_hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
 
     n_clip = int(beyond.sum())
-    where = "" if result.num_scales == 1 else f" of this block; {clipped_count(x, result):,} in all"
+    if result.num_scales > 1 and total_clipped is None:
+        total_clipped = clipped_count(x, result)
+    where = "" if result.num_scales == 1 else f" of this block; {total_clipped:,} in all"
     note = (
         f"{grid.label}: step {fmt(grid.scale)}, zero point {grid.zero_point}; "
         f"{n_clip:,} of {values.numel():,} values clipped ({n_clip / values.numel():.2%}){where}"
@@ -172,6 +176,7 @@ def error_histogram(
     bins: int = 100,
     result: QuantResult | None = None,
     log_y: bool = False,
+    metrics: dict[str, float] | None = None,
 ) -> go.Figure:
     """Distribution of the error ``x̂ − x``.
 
@@ -184,6 +189,7 @@ def error_histogram(
         bins: histogram bins.
         result: the quantization behind ``x_hat`` (optional), for the ``±scale/2`` marks.
         log_y: logarithmic count axis (clipping errors are rare but large).
+        metrics: ``qv.error_metrics(x, x_hat)`` when already at hand (for the note).
 
     Returns:
         A plotly Figure.
@@ -220,7 +226,7 @@ def error_histogram(
                 hoverinfo="skip",
             )
         )
-    metrics = title_metrics(x, x_hat)
+    metrics = title_metrics(x, x_hat) if metrics is None else metrics
     note = (
         f"MSE {fmt(metrics['mse'])}, max |error| {fmt(metrics['max_abs_error'])}, "
         f"mean error {fmt(float(err.mean()))}"

@@ -175,7 +175,7 @@ def quantization_heatmaps(
         row, col = divmod(i, 2)
         trace = heatmap_trace(
             panel.dm, z=panel.z, name=name, coloraxis=axes[name], value_label=panel.value_label,
-            value_format=panel.value_format, show_text=show,
+            value_format=panel.value_format, show_text=show, positions=panel.hover_positions,
         )  # fmt: skip
         fig.add_trace(trace, row=row + 1, col=col + 1)
         if plan.cols or plan.rows:

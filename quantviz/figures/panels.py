@@ -38,7 +38,9 @@ from quantviz.figures.downsample import (
     DEFAULT_MAX_CELLS,
     DisplayMatrix,
     Window,
+    check_max_cells,
     display_matrix,
+    gather_like,
 )
 from quantviz.granularity import Granularity, expand_to_elements
 from quantviz.quantize import QuantResult
@@ -67,6 +69,8 @@ class Panel:
         value_label: the word before the value in hover text.
         value_format: d3 format of the hover value.
         clipped: bool array like ``z``: cells beyond ``[cmin, cmax]`` (None: none can be).
+        hover_positions: the hover names each pooled cell's element (per-cell data sent);
+            False for a panel that shows the same elements as another one.
     """
 
     name: str
@@ -80,6 +84,7 @@ class Panel:
     value_label: str
     value_format: str
     clipped: np.ndarray | None = None
+    hover_positions: bool = True
 
 
 def check_clip(clip: float | None) -> float | None:
@@ -129,6 +134,14 @@ def clipped_cells(z: np.ndarray, cmin: float, cmax: float) -> np.ndarray:
         return (z < cmin - tol) | (z > cmax + tol)
 
 
+def _pooled(x: torch.Tensor, max_cells: tuple[int, int] | int, window: Window | None) -> bool:
+    """Whether :func:`display_matrix` will pool ``x`` (decided from shapes, before any work)."""
+    rows, cols = check_max_cells(max_cells)
+    n = x.shape[0] if x.dim() > 1 else 1
+    shown = window.shape if window else (n, x.numel() // n)
+    return shown[0] > rows or shown[1] > cols
+
+
 def _reduction_word(dm: DisplayMatrix, word: str) -> str:
     return f" ({word} per {dm.row_step}×{dm.col_step})" if dm.downsampled else ""
 
@@ -141,6 +154,7 @@ def value_panel(
     window: Window | None = None,
     clip: float | None = DEFAULT_CLIP,
     limits: tuple[float, float] | None = None,
+    like: Panel | None = None,
 ) -> Panel:
     """The original (or dequantized) values, max-|x| pooled, on a value colour scale.
 
@@ -149,12 +163,29 @@ def value_panel(
         name: "original" or "dequantized".
         max_cells: display bound.
         window: the part shown (None: all).
-        clip: colour-range percentile (None: full range); ignored when ``limits`` is given.
-        limits: ``(lo, hi)`` to share, e.g. the original's range for the dequantized panel.
+        clip: colour-range percentile (None: full range); ignored when ``limits`` or ``like``
+            is given.
+        limits: ``(lo, hi)`` to share.
+        like: the original's panel: show ``x`` (its reconstruction) at the same elements, on
+            its colour range, so each cell pairs with the original's cell (and their difference
+            is the error of that element). Its hover then sends no per-cell positions.
 
     Returns:
         A :class:`Panel`; cells beyond the colour range are flagged in ``clipped``.
     """
+    if like is not None:
+        dm = like.dm
+        z = gather_like(x, dm)
+        title = (
+            f"{name} (at the original's max-|x| per {dm.row_step}×{dm.col_step})"
+            if dm.downsampled
+            else name
+        )
+        scale, cmin, cmax = like.colorscale, like.cmin, like.cmax
+        return Panel(
+            name, title, dm, z, scale, cmin, cmax, "value", "value", ".5~g",
+            clipped_cells(z, cmin, cmax), hover_positions=not dm.downsampled,
+        )  # fmt: skip
     dm = display_matrix(x, max_cells, "absmax", window)
     lo, hi = limits if limits is not None else colour_limits(dm.values, clip)
     scale, cmin, cmax = value_range(lo, hi)
@@ -183,16 +214,17 @@ def integer_panel(
         A :class:`Panel`.
     """
     scheme = result.scheme
-    dm = display_matrix(result.q, max_cells, "absmax", window)
     grid = f"{scheme.format_name}: {scheme.q_min} … {scheme.q_max}"
-    if not dm.downsampled:
+    if not _pooled(result.q, max_cells, window):
+        dm = display_matrix(result.q, max_cells, "absmax", window)
         z = dm.values.astype(np.int16 if scheme.bits <= 16 else np.int32)
         return Panel(
             "quantized", f"quantized integers ({grid})", dm, z, INTEGERS, scheme.q_min,
             scheme.q_max, "q", "q", ".0f",
         )  # fmt: skip
-    zp = expand_to_elements(result.zero_point, result.q.shape, scheme.granularity)
-    codes = result.q.to(torch.float32) - zp.to(torch.float32)
+    codes = result.q.to(torch.float32)
+    if not scheme.symmetric:  # symmetric zero points are all 0
+        codes -= expand_to_elements(result.zero_point, result.q.shape, scheme.granularity)
     dm = display_matrix(codes, max_cells, "mean_abs", window)
     # |q − z| reaches 2^(b-1) on a symmetric grid and the grid's width on an asymmetric one.
     top = 2 ** (scheme.bits - 1) if scheme.symmetric else scheme.q_max - scheme.q_min
@@ -218,14 +250,14 @@ def error_panel(
     Returns:
         A :class:`Panel`.
     """
-    dm = display_matrix(err, max_cells, "absmax", window)
-    if dm.downsampled:
+    if _pooled(err, max_cells, window):
         dm = display_matrix(err, max_cells, "rms", window)
         top = float(np.nanmax(dm.values)) if dm.values.size else 0.0
         top = top if math.isfinite(top) and top > 0 else 1.0
         title = f"error: RMS per {dm.row_step}×{dm.col_step} (dequantized − original)"
         return Panel("error", title, dm, dm.values, ERROR_SEQUENTIAL, 0.0, top, "RMS error",
                      "RMS error", ".4~g")  # fmt: skip
+    dm = display_matrix(err, max_cells, "absmax", window)
     finite = np.abs(dm.values[np.isfinite(dm.values)])
     lim = float(finite.max()) if finite.size else 0.0
     lim = lim if math.isfinite(lim) and lim > 0 else 1.0
@@ -242,7 +274,7 @@ def quantization_panels(
     clip: float | None = DEFAULT_CLIP,
     x_hat: torch.Tensor | None = None,
 ) -> dict[str, Panel]:
-    """All four panels, original and dequantized on the original's colour range.
+    """All four panels; the dequantized panel shows the original's elements on its colour range.
 
     Args:
         x: the quantized tensor.
@@ -258,13 +290,10 @@ def quantization_panels(
     x = x.detach().to(torch.float32)
     x_hat = result.dequantize() if x_hat is None else x_hat
     original = value_panel(x, "original", max_cells=max_cells, window=window, clip=clip)
-    limits = (original.cmin, original.cmax)
     return {
         "original": original,
         "quantized": integer_panel(result, max_cells=max_cells, window=window),
-        "dequantized": value_panel(
-            x_hat, "dequantized", max_cells=max_cells, window=window, limits=limits
-        ),
+        "dequantized": value_panel(x_hat, "dequantized", like=original),
         "error": error_panel(x_hat - x, max_cells=max_cells, window=window),
     }
 
@@ -329,6 +358,7 @@ def panel_figure(
         value_label=panel.value_label,
         value_format=panel.value_format,
         show_text=auto_show_values(dm, show_values),
+        positions=panel.hover_positions,
     )
     trace.update(colorbar={**COLORBAR, "title": panel.colorbar}, **_trace_colours(panel))
     fig = go.Figure(trace)

@@ -151,16 +151,47 @@ def _zoom_controls(cur: CurrentTensor, window: Window | None) -> None:
             st.button("Back to overview", key="q_zoom_out", on_click=set_zoom, args=(cur, None))
 
 
-@st.fragment
 def heatmaps_section(
     cur: CurrentTensor, scheme: qv.QuantScheme, result: qv.QuantResult, x_hat: torch.Tensor
 ) -> None:
-    """Colour range and zoom controls over the four panels (a fragment: changing them reruns
-    this section only)."""
-    label, clip = colour_range()
+    """Zoom controls over the four panels: the values (original, dequantized) on the left with
+    their colour range in a fragment of their own, the integers and the error on the right.
+
+    A colour range change reruns the left column only; a zoom (a change of every panel) reruns
+    the page, whose cached panels make that cheap.
+    """
     window = current_window(cur)
-    top = st.columns([1.2, 3])
-    top[0].selectbox(
+    zoom_text = f"Zoomed to {window.text()}." if window else "Overview of the whole tensor."
+    st.caption(
+        f"{zoom_text} Click a cell of the original (or drag a box) to see that part at full "
+        "resolution; a click there zooms to 16×16 with the values printed."
+    )
+    _zoom_controls(cur, window)
+    left, right = st.columns(2)
+    with left:
+        values_section(cur, scheme, result, x_hat, window)
+    with right:
+        # As tall as the colour range box on the left, so the panels line up.
+        st.container(height=72, border=False).caption(
+            "Pooled cells: max-|x| for the values, mean |q − z| for the integers (how much of "
+            "the grid a window uses), RMS for the error."
+        )
+        for name in ("quantized", "error"):
+            fig = cache.panel_figure(name, cur, scheme, result, x_hat, window, None)
+            show_figure(fig, key=f"q_heat_{name}")
+
+
+@st.fragment
+def values_section(
+    cur: CurrentTensor,
+    scheme: qv.QuantScheme,
+    result: qv.QuantResult,
+    x_hat: torch.Tensor,
+    window: Window | None,
+) -> None:
+    """The colour range and the original and dequantized panels (a fragment)."""
+    label, _ = colour_range()
+    st.selectbox(
         "Colour range",
         list(COLOUR_RANGES),
         index=list(COLOUR_RANGES).index(label),
@@ -172,33 +203,25 @@ def heatmaps_section(
     label, clip = colour_range()
     set_view_param("crange", None if label == DEFAULT_COLOUR_RANGE else label)
     write_url()
-    zoom_text = f"Zoomed to {window.text()}." if window else "Overview of the whole tensor."
-    top[1].caption(
-        f"{zoom_text} Click a cell of the original (or drag a box) to see that part at full "
-        "resolution; a click there zooms to 16×16 with the values printed."
-    )
-    _zoom_controls(cur, window)
-    figs = {
-        name: cache.panel_figure(name, cur, scheme, result, x_hat, window, clip) for name in PANELS
-    }
-    for pair in (PANELS[:2], PANELS[2:]):
-        for col, name in zip(st.columns(2), pair, strict=True):
-            with col:
-                if name == "original":
-                    st.plotly_chart(
-                        figs[name], key="q_heat_original", width="stretch",
-                        on_select=functools.partial(_zoom_on_selection, cur, window),
-                        selection_mode=("points", "box"), config={"displaylogo": False},
-                    )  # fmt: skip
-                else:
-                    show_figure(figs[name], key=f"q_heat_{name}")
+    original = cache.panel_figure("original", cur, scheme, result, x_hat, window, clip)
+    st.plotly_chart(
+        original, key="q_heat_original", width="stretch",
+        on_select=functools.partial(_zoom_on_selection, cur, window),
+        selection_mode=("points", "box"), config={"displaylogo": False},
+    )  # fmt: skip
+    if current_window(cur) != window:  # a click or box zoomed: every panel changes
+        st.rerun()
+    deq = cache.panel_figure("dequantized", cur, scheme, result, x_hat, window, clip)
+    show_figure(deq, key="q_heat_dequantized")
 
 
 @st.fragment
-def histogram_section(cur: CurrentTensor, result: qv.QuantResult) -> None:
+def histogram_section(
+    cur: CurrentTensor, result: qv.QuantResult, x_hat: torch.Tensor, clipped: int
+) -> None:
     """The value histogram with one block's grid, a block picker and a log-count toggle."""
     n = result.num_scales
-    default = cache.worst_block(cur, result)
+    default = cache.worst_block(cur, result, x_hat)
     cols = st.columns([1, 1, 2])
     block = default
     if n > 1:
@@ -221,6 +244,6 @@ def histogram_section(cur: CurrentTensor, result: qv.QuantResult) -> None:
     )
     fig = cache.figure(
         "histogram_with_grid", f"qg|{cur.token}|{result.scheme!r}|{block}|{log_y}",
-        cur.tensor, result, block=block, log_y=log_y,
+        cur.tensor, result, block=block, log_y=log_y, total_clipped=clipped,
     )  # fmt: skip
     show_figure(fig, "q_hist")

@@ -194,5 +194,23 @@ def test_panel_titles_name_their_reduction() -> None:
     titles = [p.title for p in quantization_panels(x, res).values()]
     assert titles[0] == "original (max-|x| per 4×4)"
     assert titles[1].startswith("integers: mean |q − z| per 4×4")
-    assert titles[2] == "dequantized (max-|x| per 4×4)"
+    assert titles[2] == "dequantized (at the original's max-|x| per 4×4)"
     assert titles[3].startswith("error: RMS per 4×4")
+
+
+def test_dequantized_cells_pair_with_the_originals_elements() -> None:
+    """Pooled, each dequantized cell is the reconstruction of the element the original's cell
+    shows, so the two panels compare cell for cell; its hover sends no second copy of the
+    positions."""
+    x = torch.randn(512, 512, generator=torch.Generator().manual_seed(4))
+    res = qv.quantize(x, qv.parse_scheme("int4-asym-per-group-64"))
+    panels = quantization_panels(x, res)
+    orig, deq = panels["original"], panels["dequantized"]
+    x_hat = res.dequantize()
+    rows, cols = orig.dm.source_rows, orig.dm.source_cols
+    np.testing.assert_array_equal(deq.z, x_hat.numpy()[rows, cols])
+    np.testing.assert_array_equal(orig.z, x.numpy()[rows, cols])
+    heat = panel_figure(deq, (512, 512), res.scheme.granularity).data[0]
+    assert heat.customdata is None
+    assert "largest |original|" in heat.hovertemplate
+    assert panel_figure(orig, (512, 512), res.scheme.granularity).data[0].customdata is not None
