@@ -131,21 +131,24 @@ def _zoom_on_selection(cur: CurrentTensor, window: Window | None) -> None:
 
 
 def _zoom_controls(cur: CurrentTensor, window: Window | None) -> None:
-    """Zoom by numbers (the same as a click on a panel): a row and a column to centre on."""
+    """Zoom by numbers (the same as a click on a panel): a row and a column to centre on, in a
+    form, so typing them does not redraw the page."""
     n_rows, n_cols = _matrix_shape(cur)
     if n_rows * n_cols <= DETAIL[0] * DETAIL[1]:
         return
-    cols = st.columns([1, 1, 1, 1.4])
-    cols[0].number_input("Row", 0, n_rows - 1, 0, key="q_zoom_row")
-    cols[1].number_input("Column", 0, n_cols - 1, 0, key="q_zoom_col")
-    with cols[2]:
-        st.write("")  # line the button up with the inputs
-        st.button(
-            "Zoom in", key="q_zoom_in", on_click=_zoom_in, args=(cur, window),
-            help="Show the part around this row and column at full resolution (or, when "
-            "already there, 16×16 with the values printed).",
-        )  # fmt: skip
-    with cols[3]:
+    cols = st.columns([3, 1])
+    with cols[0].form("q_zoom", border=False):
+        inner = st.columns([1, 1, 1])
+        inner[0].number_input("Row", 0, n_rows - 1, n_rows // 2, key="q_zoom_row")
+        inner[1].number_input("Column", 0, n_cols - 1, n_cols // 2, key="q_zoom_col")
+        with inner[2]:
+            st.write("")  # line the button up with the inputs
+            st.form_submit_button(
+                "Zoom in", key="q_zoom_in", on_click=_zoom_in, args=(cur, window),
+                help="Show the part around this row and column at full resolution (or, when "
+                "already there, 16×16 with the values printed).",
+            )  # fmt: skip
+    with cols[1]:
         st.write("")
         if window is not None:
             st.button("Back to overview", key="q_zoom_out", on_click=set_zoom, args=(cur, None))
