@@ -106,11 +106,19 @@ def histogram(
     A zero-width range is widened so a constant tensor still gets one visible bar.
     """
     flat = values.detach().reshape(-1).to(torch.float32)
-    finite = flat[torch.isfinite(flat)] if not bool(torch.isfinite(flat).all()) else flat
-    if finite.numel() == 0:
+    if flat.numel() == 0:
         raise ValueError("no finite values to draw a histogram of")
-    lo = float(finite.min()) if lo is None else lo
-    hi = float(finite.max()) if hi is None else hi
+    # One min/max pass answers both questions: finite extremes (NaN propagates) mean every
+    # value is finite, and they are the default range.
+    f_lo, f_hi = (float(v) for v in torch.aminmax(flat))
+    finite = flat
+    if not (math.isfinite(f_lo) and math.isfinite(f_hi)):
+        finite = flat[torch.isfinite(flat)]
+        if finite.numel() == 0:
+            raise ValueError("no finite values to draw a histogram of")
+        f_lo, f_hi = (float(v) for v in torch.aminmax(finite))
+    lo = f_lo if lo is None else lo
+    hi = f_hi if hi is None else hi
     if not hi > lo:
         pad = abs(lo) * 0.05 or 0.5
         lo, hi = lo - pad, hi + pad

@@ -202,7 +202,10 @@ def error_histogram(
     bins = check_bins(bins)
     x = x.detach().to(torch.float32)
     err = x_hat.detach().to(torch.float32) - x
-    m = float(err.abs().max()) if err.numel() else 0.0
+    if metrics is not None:
+        m = float(metrics["max_abs_error"])
+    else:
+        m = float(err.abs().max()) if err.numel() else 0.0
     half = None
     if result is not None:
         check_pair(x, result)
