@@ -329,11 +329,30 @@ def panel_axes(panel: Panel, **where: int) -> dict:
     return axis
 
 
+def target_trace(dm: DisplayMatrix, per_side: int) -> go.Scatter:
+    """Invisible points on an even lattice over the shown part (at most ``per_side`` along each
+    axis, at cell centres), for selection: a click selects the nearest one."""
+    rows, cols = dm.values.shape
+    r = np.unique(np.linspace(0, rows - 1, min(rows, per_side)).round().astype(np.int64))
+    c = np.unique(np.linspace(0, cols - 1, min(cols, per_side)).round().astype(np.int64))
+    rr, cc = np.meshgrid(r, c, indexing="ij")
+    return go.Scatter(
+        x=(dm.col0 + cc * dm.col_step + (dm.col_step - 1) / 2).ravel().astype(np.float32),
+        y=(dm.row0 + rr * dm.row_step + (dm.row_step - 1) / 2).ravel().astype(np.float32),
+        mode="markers",
+        marker={"size": 14, "color": "rgba(0,0,0,0)"},
+        name="zoom targets",
+        hoverinfo="none",
+        showlegend=False,
+    )
+
+
 def panel_figure(
     panel: Panel,
     shape: tuple[int, ...],
     granularity: Granularity,
     show_values: bool | None = None,
+    click_targets: int = 0,
 ) -> go.Figure:
     """One panel of :func:`~quantviz.figures.panels.quantization_panels` as its own figure, so
     a page can send only the panels a change touched.
@@ -343,6 +362,9 @@ def panel_figure(
         shape: the quantized tensor's shape (for block boundaries).
         granularity: its granularity.
         show_values: print values in the cells; None prints them for up to 16×16 cells.
+        click_targets: lay an invisible lattice of at most this many points per side over the
+            panel, so a click or a dragged box selects something (plotly selects scatter
+            points, never heatmap cells); 0 for none.
 
     Returns:
         A plotly Figure with the panel's colour bar, block boundaries where they fit, and open
@@ -368,6 +390,8 @@ def panel_figure(
         fig.add_trace(boundary_trace(plan.cols, plan.rows, n_rows, n_cols, dm.window))
     if (marks := clipped_trace(panel)) is not None:
         fig.add_trace(marks)
+    if click_targets:
+        fig.add_trace(target_trace(dm, click_targets))
     note, extra = join_notes(dm.note, plan.note)
     base_layout(fig, panel.title, note, height=height + extra)
     fig.update_layout(margin={"t": (90 if note else 60) + extra})

@@ -17,10 +17,14 @@ QUERY = "?src=gen&kind=normal&shape=512x512&seed=5"
 
 
 def open_quantize(app: WatchedPage, extra: str = "") -> None:
-    app.page.goto(f"{app.base_url}/Quantize{QUERY}{extra}")
-    app.expect_title("Quantize")
+    """Home with the tensor in its URL, then the sidebar link (a deep link to a sub-page logs
+    Streamlit's own 404 probes, a separate issue)."""
+    app.page.goto(f"{app.base_url}/{QUERY}{extra}")
+    app.expect_title("Home")
     app.idle()
-    expect(app.widget("q_heat_original").locator("g.hm image")).to_have_count(1)
+    app.go("Quantize")
+    plot = app.widget("q_heat_original").locator("g.hm image")
+    expect(plot).to_have_count(1, timeout=TIMEOUT_MS)
 
 
 def heatmap_box(app: WatchedPage, panel: str) -> dict:
@@ -37,8 +41,8 @@ def test_clicking_a_cell_zooms_all_four_panels_and_the_url_keeps_it(app: Watched
         lambda: app.page.mouse.click(box["x"] + box["width"] / 4, box["y"] + box["height"] / 4)
     )
     app.idle()
-    expect(app.main).to_contain_text(re.compile(r"Zoomed to rows \\d+–\\d+, columns \\d+–\\d+"))
-    zoom = re.search(r"zoom=(\\d+)-(\\d+)%2C(\\d+)-(\\d+)", app.page.url)
+    expect(app.main).to_contain_text(re.compile(r"Zoomed to rows \d+–\d+, columns \d+–\d+"))
+    zoom = re.search(r"zoom=(\d+)-(\d+)%2C(\d+)-(\d+)", app.page.url)
     assert zoom, app.page.url
     r0, r1, c0, c1 = (int(v) for v in zoom.groups())
     assert (r1 - r0, c1 - c0) == (128, 128)
@@ -49,10 +53,11 @@ def test_clicking_a_cell_zooms_all_four_panels_and_the_url_keeps_it(app: Watched
     for panel in ("original", "quantized", "dequantized", "error"):
         title = app.chart_texts(f"q_heat_{panel}", ".gtitle")[0]
         assert "per 4×4" not in title, title
-    # A reload of the address shows the same window.
-    app.page.reload()
-    app.expect_title("Quantize")
+    # The address shows the same window in a new session (opened from Home, see open_quantize).
+    app.page.goto(app.page.url.replace("/Quantize?", "/?"))
+    app.expect_title("Home")
     app.idle()
+    app.go("Quantize")
     expect(app.main).to_contain_text(f"Zoomed to rows {r0}–{r1 - 1}, columns {c0}–{c1 - 1}")
     app.press("q_zoom_out")
     expect(app.main).to_contain_text("Overview of the whole tensor.")
@@ -69,14 +74,27 @@ def test_zoom_to_sixteen_prints_values_in_the_cells(app: WatchedPage) -> None:
     app.screenshot("quantize-zoom-16")
 
 
+MARKED_JS = """el => {
+    const scatters = el.data.filter(t => t.type === 'scatter');
+    const k = scatters.findIndex(t => t.name === 'beyond the colour range');
+    if (k < 0) return 0;
+    return el.querySelectorAll('.scatterlayer .trace')[k].querySelectorAll('.point').length;
+}"""
+
+
+def marked_cells(app: WatchedPage) -> int:
+    """How many open squares the original panel draws (its 'beyond the colour range' trace)."""
+    return app.widget("q_heat_original").locator(".js-plotly-plot").evaluate(MARKED_JS)
+
+
 def test_colour_range_marks_clipped_cells_and_full_range_drops_them(app: WatchedPage) -> None:
     open_quantize(app)
-    marks = app.widget("q_heat_original").locator(".scatterlayer .point")
     # 99.9% of 16384 cells: the 16 or so beyond it carry an open square.
-    expect(marks.first).to_be_attached(timeout=TIMEOUT_MS)
-    assert 1 <= marks.count() <= 17
+    assert 1 <= marked_cells(app) <= 17
     app.choose("q_crange", "Full range")
-    expect(marks).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(app.main).to_contain_text("Colour range")
+    app.idle()
+    assert marked_cells(app) == 0
     assert "crange=Full+range" in app.page.url or "crange=Full%20range" in app.page.url
 
 
@@ -91,6 +109,6 @@ def test_histogram_block_picker(app: WatchedPage) -> None:
     box.fill(str(other))
     app.rerun(lambda: box.press("Enter"))
     expect(app.widget("q_hist").locator(".gtitle")).to_contain_text(f"values of block {other} ")
-    app.rerun(app.widget("q_hist_log").get_by_role("checkbox").click)
+    app.rerun(app.widget("q_hist_log").get_by_text("Log count").click)
     # A log axis puts its ticks at 1, 2, 5, 10 …
     expect(app.widget("q_hist").locator(".ytick text").first).to_have_text("1")
