@@ -53,11 +53,15 @@ def join_notes(*notes: str) -> tuple[str, int]:
     return "<br>".join(lines), _NOTE_LINE_PX * max(0, len(lines) - 1)
 
 
-def auto_show_values(dm: DisplayMatrix, show_values: bool | None) -> bool:
+def auto_show_values(
+    dm: DisplayMatrix, show_values: bool | None, max_cols: int = SMALL_MATRIX
+) -> bool:
+    """Whether cells print their values: as asked, else for unpooled matrices of at most
+    :data:`SMALL_MATRIX` rows and ``max_cols`` columns."""
     if show_values is not None:
         return bool(show_values)
     rows, cols = dm.values.shape
-    return not dm.downsampled and rows <= SMALL_MATRIX and cols <= SMALL_MATRIX
+    return not dm.downsampled and rows <= SMALL_MATRIX and cols <= max_cols
 
 
 def heatmap_trace(

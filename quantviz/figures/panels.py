@@ -49,6 +49,8 @@ from quantviz.quantize import QuantResult
 # the displayed cells' magnitudes.
 DEFAULT_CLIP = 99.9
 ERROR_SEQUENTIAL = "Reds"
+# A panel is half a page wide: 4-significant-digit values fit in up to 10 columns of cells.
+PANEL_TEXT_COLS = 10
 # Values beyond the colour range by less than this (relative) are float noise, not clipping.
 _CLIP_TOLERANCE = 1e-6
 
@@ -361,7 +363,8 @@ def panel_figure(
         panel: the panel.
         shape: the quantized tensor's shape (for block boundaries).
         granularity: its granularity.
-        show_values: print values in the cells; None prints them for up to 16×16 cells.
+        show_values: print values in the cells; None prints them for up to 16 rows × 10
+            columns of cells.
         click_targets: lay an invisible lattice of at most this many points per side over the
             panel, so a click or a dragged box selects something (plotly selects scatter
             points, never heatmap cells); 0 for none.
@@ -379,7 +382,7 @@ def panel_figure(
         name=panel.name,
         value_label=panel.value_label,
         value_format=panel.value_format,
-        show_text=auto_show_values(dm, show_values),
+        show_text=auto_show_values(dm, show_values, max_cols=PANEL_TEXT_COLS),
         positions=panel.hover_positions,
     )
     trace.update(colorbar={**COLORBAR, "title": panel.colorbar}, **_trace_colours(panel))

@@ -34,7 +34,7 @@ COLOUR_RANGES: dict[str, float | None] = {"99.9%": 99.9, "99%": 99.0, "Full rang
 DEFAULT_COLOUR_RANGE = "99.9%"
 # A click on the overview zooms to a window the panels show at full resolution; a click on a
 # full-resolution view zooms to one small enough to print its values.
-DETAIL = (16, 16)
+DETAIL = (8, 8)  # 4-digit values fit the cells of a half-width panel
 PANELS = ("original", "quantized", "dequantized", "error")
 _ZOOM_TOKEN = "q_zoom_token"
 
@@ -84,7 +84,7 @@ def _matrix_shape(cur: CurrentTensor) -> tuple[int, int]:
 
 def zoom_target(selection: Any, shape: tuple[int, int], window: Window | None) -> Window | None:
     """The window a chart selection asks for: a box as drawn, or a window around a clicked
-    cell — full resolution from the overview, 16×16 (values in the cells) from a closer view.
+    cell — full resolution from the overview, 8×8 (values in the cells) from a closer view.
 
     Args:
         selection: the chart's selection state (``points`` and ``box`` lists).
@@ -146,7 +146,7 @@ def _zoom_controls(cur: CurrentTensor, window: Window | None) -> None:
             st.form_submit_button(
                 "Zoom in", key="q_zoom_in", on_click=_zoom_in, args=(cur, window),
                 help="Show the part around this row and column at full resolution (or, when "
-                "already there, 16×16 with the values printed).",
+                "already there, 8×8 with the values printed).",
             )  # fmt: skip
     with cols[1]:
         st.write("")
@@ -167,7 +167,7 @@ def heatmaps_section(
     zoom_text = f"Zoomed to {window.text()}." if window else "Overview of the whole tensor."
     st.caption(
         f"{zoom_text} Click a cell of the original (or drag a box) to see that part at full "
-        "resolution; a click there zooms to 16×16 with the values printed."
+        "resolution; a click there zooms to 8×8 with the values printed."
     )
     _zoom_controls(cur, window)
     left, right = st.columns(2)
@@ -225,7 +225,7 @@ def histogram_section(
     """The value histogram with one block's grid, a block picker and a log-count toggle."""
     n = result.num_scales
     default = cache.worst_block(cur, result, x_hat)
-    cols = st.columns([1, 1, 2])
+    cols = st.columns([1.2, 1.2, 1.6])
     block = default
     if n > 1:
         block = int(

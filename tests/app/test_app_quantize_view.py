@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import quantviz as qv
+from quantviz.figures._common import number_text
 from quantviz.ui.session import CurrentTensor, tensor_token
 from tests.app._helpers import QUANTIZE, array, assert_ok, charts
 
@@ -44,10 +45,11 @@ def test_zoom_in_shows_all_four_panels_in_step_at_full_resolution(app):
         trace = heat(at, panel)
         np.testing.assert_allclose(array(trace["z"]), want[86:214, 272:400].numpy(), atol=1e-6)
         assert (trace["x0"], trace["y0"]) == (272, 86)
-    # A second zoom from there prints values: 16×16.
+    # A second zoom from there prints values: 8×8.
     at.button(key="q_zoom_in").click().run()
-    assert at.query_params["zoom"] == "142-158,382-398"
-    assert len(heat(at, "original")["text"]) == 16
+    assert at.query_params["zoom"] == "146-154,386-394"
+    assert len(heat(at, "original")["text"]) == 8
+    assert heat(at, "original")["text"][0][0] == number_text(float(x[146, 386]))
     at.button(key="q_zoom_out").click().run()
     assert "zoom" not in at.query_params
     assert "x0" not in heat(at, "original") or heat(at, "original")["x0"] < 2

@@ -65,13 +65,13 @@ def test_clicking_a_cell_zooms_all_four_panels_and_the_url_keeps_it(app: Watched
     app.screenshot("quantize-zoom-back")
 
 
-def test_zoom_to_sixteen_prints_values_in_the_cells(app: WatchedPage) -> None:
+def test_zoom_to_eight_prints_values_in_the_cells(app: WatchedPage) -> None:
     open_quantize(app, "&zoom=100-228,200-328")
-    app.press("q_zoom_in")  # from full resolution: 16×16 around the typed row and column
+    app.press("q_zoom_in")  # from full resolution: 8×8 around the typed row and column
     texts = app.widget("q_heat_original").locator("g.hm text, .textpoint text")
     expect(texts.first).to_be_attached(timeout=TIMEOUT_MS)
-    assert texts.count() == 256
-    app.screenshot("quantize-zoom-16")
+    assert texts.count() == 64
+    app.screenshot("quantize-zoom-8")
 
 
 MARKED_JS = """el => {
