@@ -12,7 +12,8 @@ from quantviz.figures.downsample import DEFAULT_MAX_CELLS, DisplayMatrix, displa
 from quantviz.figures.heatmaps import error_heatmaps_grid, matrix_heatmap, quantization_heatmaps
 from quantviz.figures.learn import number_line
 from quantviz.figures.model import layer_scheme_heatmap, sqnr_by_layer
-from quantviz.figures.panels import panel_figure, quantization_panels
+from quantviz.figures.panel_draw import panel_figure
+from quantviz.figures.panels import quantization_panels
 from quantviz.figures.scales import scales_chart
 
 __all__ = [

@@ -39,13 +39,8 @@ from quantviz.figures.downsample import (
     Window,
     display_matrix,
 )
-from quantviz.figures.panels import (
-    DEFAULT_CLIP,
-    clipped_trace,
-    panel_axes,
-    quantization_panels,
-    window_note,
-)
+from quantviz.figures.panel_draw import clipped_trace, panel_axes, window_note
+from quantviz.figures.panels import DEFAULT_CLIP, quantization_panels
 from quantviz.quantize import QuantResult
 
 # Pixels between two rows of the error grid: the upper row's tick labels (~25 px) and the lower

@@ -120,7 +120,7 @@ def _panel(key: str, name: str, _x: torch.Tensor, _result: Any, _x_hat: Any, _wi
 
 @st.cache_data(max_entries=48, show_spinner=False)
 def _panel_figure(key: str, _panel: Any, _shape: tuple, _gran: Any) -> go.Figure:
-    from quantviz.figures.panels import panel_figure as build
+    from quantviz.figures.panel_draw import panel_figure as build
 
     # The original takes clicks and boxes (the zoom): it gets points a selection can land on.
     return build(_panel, _shape, _gran, click_targets=32 if _panel.name == "original" else 0)

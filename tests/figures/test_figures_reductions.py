@@ -16,11 +16,11 @@ from quantviz.figures.downsample import (
     pool_values,
     window_around,
 )
+from quantviz.figures.panel_draw import panel_figure
 from quantviz.figures.panels import (
     colour_limits,
     error_panel,
     integer_panel,
-    panel_figure,
     quantization_panels,
     value_panel,
 )
