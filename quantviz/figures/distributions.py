@@ -105,7 +105,7 @@ def histogram_with_grid(
     idx, why = pick_block(x, result, block)
     grid = block_grid(result, idx, why)
     values = x.reshape(-1) if result.num_scales == 1 else block_values(x, result, idx)
-    x_lo, x_hi = float(values.min()), float(values.max())
+    x_lo, x_hi = (float(v) for v in torch.aminmax(values))
     lo, hi = min(x_lo, grid.rep_min), max(x_hi, grid.rep_max)
     half = grid.scale / 2
     beyond = (values < grid.rep_min - half) | (values > grid.rep_max + half)
