@@ -7,6 +7,7 @@ from quantviz import export as ex
 from quantviz.granularity import effective_note
 from quantviz.metrics import ideal_sqnr_db
 from quantviz.ui import cache, current, page_setup, scheme_controls
+from quantviz.ui.quantize_view import heatmaps_section, histogram_section
 from quantviz.ui.widgets import fmt, fmt_shape, show_figure
 
 page_setup("Quantize", icon=":material/grid_on:")
@@ -38,28 +39,31 @@ sqnr = m["sqnr_db"]
 finite = sqnr not in (float("inf"), float("-inf"))
 cards[3].metric(
     "SQNR",
-    f"{sqnr:.1f} dB" if finite else fmt(sqnr),
-    delta=f"{sqnr - ideal:+.1f} dB vs ideal {ideal:.1f}" if finite else None,
-    help="Signal-to-quantization-noise ratio, 10·log10(mean x² / MSE). The ideal "
-    "6.02·bits + 1.76 dB is the textbook value for a full-scale sine: real data with outliers "
-    "falls below it.",
+    f"{fmt(sqnr)} dB",
+    delta=f"ideal {fmt(ideal)} dB ({fmt(sqnr - ideal)} dB)" if finite else None,
+    delta_color="off",
+    delta_arrow="off",
+    help="Signal-to-quantization-noise ratio, 10·log10(mean x² / MSE). The reference below it "
+    "is the textbook ideal 6.02·bits + 1.76 dB: the SQNR of a full-scale sine wave rounded to "
+    "a uniform grid of that many bits. It assumes values spread evenly over the whole grid and "
+    "never clipped; real weights are bell-shaped with outliers, so most values use a few "
+    "levels near 0 and land well below it. The gap is normal, not a failure: compare schemes "
+    "by their own SQNR.",
 )
 cards[4].metric(
     "Bits / element",
-    f"{m['bits_per_element']:.3g}",
+    fmt(m["bits_per_element"]),
     help="Payload bits plus every scale at its stored width (fp32 32, fp16/bf16 16, "
     "FP8/E8M0 8) and every zero point, spread over the elements.",
 )
 cards[5].metric(
     "Clipped",
-    f"{m['clipped']:,}",
+    fmt(int(m["clipped"])),
     help="Values outside the clip range, clamped to the grid's edge (only a percentile or "
     "MSE-optimal range clips).",
 )
 
-with st.spinner("Drawing…"):
-    heat = cache.figure("quantization_heatmaps", f"qh|{key}", cur.tensor, result)
-show_figure(heat, key="q_heatmaps")
+heatmaps_section(cur, scheme, result, x_hat)
 
 left, right = st.columns(2)
 with left:
@@ -67,9 +71,10 @@ with left:
         cache.figure("scales_chart", f"qs|{key}", result, tuple(cur.tensor.shape)), "q_scales"
     )
 with right:
-    show_figure(cache.figure("histogram_with_grid", f"qg|{key}", cur.tensor, result), "q_hist")
+    histogram_section(cur, result, x_hat, int(m["clipped"]))
 show_figure(
-    cache.figure("error_histogram", f"qe|{key}", cur.tensor, x_hat, result=result), "q_err_hist"
+    cache.figure("error_histogram", f"qe|{key}", cur.tensor, x_hat, result=result, metrics=m),
+    "q_err_hist",
 )
 
 st.markdown("**Downloads** — the codes with their scales and zero points")

@@ -10,7 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from quantviz.granularity import PerChannel
+from quantviz.figures.formats import block_levels
+from quantviz.granularity import Blocks, PerChannel, to_blocks
 from quantviz.metrics import error_metrics, quantization_error
 from quantviz.quantize import QuantResult
 
@@ -28,20 +29,32 @@ def check_pair(x: torch.Tensor, result: QuantResult) -> torch.Tensor:
     return x.detach().to(torch.float32)
 
 
-def cell_text(value: float) -> str:
-    """``value`` as a person writes it in a table cell.
+# Significant digits of every number quantviz shows: 4 keeps 191.6, 189.3 and -2.279 as written,
+# so a learner can check original − dequantized = error from the printed cells.
+DIGITS = 4
 
-    Whole numbers from 100 to a million drop their decimals ("-537", "729"); smaller ones keep 3
-    significant digits ("12.3", "0.0123", "0.5", "2"); below 1e-3 and from 1e6 on the number is
-    scientific ("1e-07", "1.23e6"). Zero is "0", trailing zeros and the exponent's "+" are left
-    out. d3's "g" formats, which plotly offers, cannot do this: ".2g" wrote -537 as "-5.4e+2".
+
+def number_text(value: float | int, digits: int = DIGITS) -> str:
+    """``value`` as every quantviz figure, card, title and table cell writes it.
+
+    Python ints keep every digit with thousands separators ("1,024"). Floats get ``digits``
+    significant digits, positional from 0.001 up to ``10**digits`` ("191.6", "-2.279",
+    "0.0123", "2"); bigger ones below a million are whole numbers ("12346"); the rest is
+    scientific ("1e-07", "1.235e6"). Zero is "0", trailing zeros and the exponent's "+" are
+    left out. d3's "g" formats, which plotly offers, cannot do this (".2g" wrote -537 as
+    "-5.4e+2").
 
     Args:
-        value: any float (NaN and infinities included).
+        value: a number (NaN and infinities included).
+        digits: significant digits, 1 to 17.
 
     Returns:
-        The text, at most 9 characters.
+        The text, at most ``digits + 7`` characters for floats.
     """
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise ValueError(f"digits must be an integer from 1 to 17, got {digits!r}")
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{int(value):,}"
     v = float(value)
     if math.isnan(v):
         return "NaN"
@@ -50,18 +63,23 @@ def cell_text(value: float) -> str:
     if v == 0.0:
         return "0"  # -0.0 too
     mag = abs(v)
-    # Ranges are judged on the rounded magnitude, so 0.0009996 reads "0.001", not "1e-03".
-    rounded = float(f"{mag:.3g}")
-    if 1e-3 <= rounded < 100.0:
-        # .3g stays positional here (exponents -3 … 1) and already drops trailing zeros.
-        return f"{v:.3g}"
-    if rounded >= 100.0 and round(mag) < 1e6:
+    # Ranges are judged on the rounded magnitude, so 0.0009999 reads "0.001", not "1e-03".
+    rounded = float(f"{mag:.{digits}g}")
+    if 1e-3 <= rounded < 10.0**digits:
+        # "g" stays positional here (exponents -3 … digits-1) and drops trailing zeros.
+        return f"{v:.{digits}g}"
+    if rounded >= 10.0**digits and round(mag) < 1e6:
         return f"{v:.0f}"
-    mantissa, exponent = f"{v:.2e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
+    mantissa, exponent = f"{v:.{digits - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
     # "1e-07" as Python writes it; "1e6", not "1e+06".
     exponent = exponent[1:].lstrip("0") if exponent.startswith("+") else exponent
     return f"{mantissa}e{exponent}"
+
+
+def cell_text(value: float) -> str:
+    """The text of one heatmap cell: :func:`number_text` of the value as a float."""
+    return number_text(float(value))
 
 
 def cell_texts(values: np.ndarray) -> np.ndarray:
@@ -89,11 +107,19 @@ def histogram(
     A zero-width range is widened so a constant tensor still gets one visible bar.
     """
     flat = values.detach().reshape(-1).to(torch.float32)
-    finite = flat[torch.isfinite(flat)] if not bool(torch.isfinite(flat).all()) else flat
-    if finite.numel() == 0:
+    if flat.numel() == 0:
         raise ValueError("no finite values to draw a histogram of")
-    lo = float(finite.min()) if lo is None else lo
-    hi = float(finite.max()) if hi is None else hi
+    # One min/max pass answers both questions: finite extremes (NaN propagates) mean every
+    # value is finite, and they are the default range.
+    f_lo, f_hi = (float(v) for v in torch.aminmax(flat))
+    finite = flat
+    if not (math.isfinite(f_lo) and math.isfinite(f_hi)):
+        finite = flat[torch.isfinite(flat)]
+        if finite.numel() == 0:
+            raise ValueError("no finite values to draw a histogram of")
+        f_lo, f_hi = (float(v) for v in torch.aminmax(finite))
+    lo = f_lo if lo is None else lo
+    hi = f_hi if hi is None else hi
     if not hi > lo:
         pad = abs(lo) * 0.05 or 0.5
         lo, hi = lo - pad, hi + pad
@@ -108,45 +134,113 @@ class BlockGrid:
 
     Attributes:
         scale: the block's scale.
-        zero_point: its zero point.
-        rep_min: smallest representable value, ``scale · (q_min − zero_point)``.
-        rep_max: largest, ``scale · (q_max − zero_point)``.
+        zero_point: its zero point (a float: a float zero point keeps its fraction).
+        rep_min: smallest representable value (the lowest of the format's levels).
+        rep_max: largest.
         label: which block ("per-tensor grid", "grid of row 3 (largest scale)").
     """
 
     scale: float
-    zero_point: int
+    zero_point: float
     rep_min: float
     rep_max: float
     label: str
 
 
-def widest_block_grid(result: QuantResult) -> BlockGrid:
-    """The grid of the block with the largest scale (the coarsest one), or the only grid for a
-    per-tensor result."""
+def _block_label(result: QuantResult, idx: int, why: str) -> str:
+    """What people call block ``idx`` (flat, in the order of ``result.scale``)."""
     scheme = result.scheme
-    flat = result.scale.reshape(-1)
-    idx = int(torch.argmax(flat.abs()))  # llama.cpp q4_0 stores negative scales
-    scale = float(flat[idx])
-    zp = int(result.zero_point.reshape(-1)[idx])
     if result.scale.numel() == 1:
-        label = "per-tensor grid"
-    elif isinstance(scheme.granularity, PerChannel):
+        return "per-tensor grid"
+    if isinstance(scheme.granularity, PerChannel):
         word = {0: "row", 1: "column"}.get(scheme.granularity.dim, "channel")
         if result.scale.dim() > 2:
             word = f"channel (dim {scheme.granularity.dim})"
-        label = f"grid of {word} {idx} (largest scale)"
-    else:
-        pos = tuple(int(i) for i in np.unravel_index(idx, tuple(result.scale.shape)))
-        where = pos[0] if len(pos) == 1 else pos
-        label = f"grid of block {where} (largest scale of {result.num_scales})"
+        return f"grid of {word} {idx}{why}"
+    pos = tuple(int(i) for i in np.unravel_index(idx, tuple(result.scale.shape)))
+    where = pos[0] if len(pos) == 1 else pos
+    return f"grid of block {idx} {where if len(pos) > 1 else ''}".rstrip() + why
+
+
+def block_grid(result: QuantResult, idx: int, why: str = "") -> BlockGrid:
+    """The integer grid of block ``idx`` (flat index into ``result.scale``) in real units.
+
+    Args:
+        result: a quantization.
+        idx: 0 … ``num_scales - 1``.
+        why: appended to the label, e.g. " (most error)".
+
+    Raises:
+        ValueError: an index outside the blocks.
+    """
+    n = result.scale.numel()
+    if isinstance(idx, bool) or not isinstance(idx, int | np.integer) or not 0 <= idx < n:
+        raise ValueError(f"block must be an integer from 0 to {n - 1}, got {idx!r}")
+    idx = int(idx)
+    scheme = result.scheme
+    scale = float(result.scale.reshape(-1)[idx])
+    zp = float(result.zero_point.reshape(-1)[idx])  # a float zero point keeps its fraction
+    levels = block_levels(scheme, scale, zp)
     return BlockGrid(
         scale=scale,
         zero_point=zp,
-        rep_min=scale * (scheme.q_min - zp),
-        rep_max=scale * (scheme.q_max - zp),
-        label=label,
+        rep_min=float(levels[0]),
+        rep_max=float(levels[-1]),
+        label=_block_label(result, idx, why),
     )
+
+
+def grid_levels(result: QuantResult, grid: BlockGrid, max_shown: int) -> tuple[np.ndarray, int]:
+    """The real values of a block's grid levels to draw, and the stride between drawn levels.
+
+    The one place that turns a grid into level positions: a non-uniform element format changes
+    this function only.
+    """
+    levels = block_levels(result.scheme, grid.scale, grid.zero_point)
+    # A uniform grid is thinned evenly; a float grid (at most 256 values) is drawn whole, since
+    # thinning it would hide what it is about: dense near 0, sparse near the edge.
+    stride = level_stride(levels.size, max_shown) if result.scheme.is_integer else 1
+    return levels[::stride], stride
+
+
+def block_order(result: QuantResult, blocks: Blocks) -> torch.Tensor:
+    """For each flat block index (the order of ``result.scale``), its row in ``blocks``."""
+    n = blocks.data.shape[0]
+    # Laying the row numbers out as parameters puts, at each grid position, its block's row.
+    return blocks.params_to_grid(torch.arange(n).reshape(n, 1)).reshape(-1)
+
+
+def block_squared_errors(
+    x: torch.Tensor, result: QuantResult, x_hat: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Sum of squared errors of each block, float64, in the order of ``result.scale``.
+
+    Args:
+        x: the quantized tensor.
+        result: ``qv.quantize(x, scheme)``.
+        x_hat: ``result.dequantize()`` when already at hand.
+    """
+    x_hat = result.dequantize() if x_hat is None else x_hat
+    err = (x_hat - x.to(torch.float32)).square_()
+    blocks = to_blocks(err, result.scheme.granularity)
+    sums = blocks.data.nansum(dim=1, dtype=torch.float64)
+    return sums[block_order(result, blocks)]
+
+
+def block_values(x: torch.Tensor, result: QuantResult, idx: int) -> torch.Tensor:
+    """The elements of ``x`` in block ``idx`` (flat index into ``result.scale``), 1-D."""
+    blocks = to_blocks(x.to(torch.float32), result.scheme.granularity)
+    at = int(block_order(result, blocks)[idx])
+    row = blocks.data[at]
+    return row if blocks.valid is None else row[blocks.valid[at]]
+
+
+def widest_block_grid(result: QuantResult) -> BlockGrid:
+    """The grid of the block with the largest scale (the coarsest one), or the only grid for a
+    per-tensor result."""
+    idx = int(torch.argmax(result.scale.reshape(-1).abs()))  # llama.cpp q4_0: negative scales
+    why = "" if result.scale.numel() == 1 else f" (largest scale of {result.num_scales})"
+    return block_grid(result, idx, why)
 
 
 def vertical_segments(

@@ -17,7 +17,7 @@ import torch
 
 from quantviz.figures._common import cell_texts
 from quantviz.figures._style import BOUNDARY_COLOR, BOUNDARY_COLOR_DENSE
-from quantviz.figures.downsample import DisplayMatrix
+from quantviz.figures.downsample import DisplayMatrix, Window
 from quantviz.granularity import (
     Granularity,
     PerBlock,
@@ -40,8 +40,28 @@ FIGURE_WIDTH_PX = 1000
 # The general (id-map) boundary finder for 3-D/4-D tensors materializes one int per element.
 _MAX_ID_MAP = 1 << 22
 SMALL_MATRIX = 16
+COLORBAR = {"thickness": 12, "outlinewidth": 0}
+# A second line of the note (block boundaries left out) under the downsampling note.
+_NOTE_LINE_PX = 36
 # Axes up to this many indices get a tick at every index.
 SMALL_AXIS = 20
+
+
+def join_notes(*notes: str) -> tuple[str, int]:
+    """The non-empty notes as subtitle lines, and the pixels the lines after the first need."""
+    lines = [n for n in notes if n]
+    return "<br>".join(lines), _NOTE_LINE_PX * max(0, len(lines) - 1)
+
+
+def auto_show_values(
+    dm: DisplayMatrix, show_values: bool | None, max_cols: int = SMALL_MATRIX
+) -> bool:
+    """Whether cells print their values: as asked, else for unpooled matrices of at most
+    :data:`SMALL_MATRIX` rows and ``max_cols`` columns."""
+    if show_values is not None:
+        return bool(show_values)
+    rows, cols = dm.values.shape
+    return not dm.downsampled and rows <= SMALL_MATRIX and cols <= max_cols
 
 
 def heatmap_trace(
@@ -54,6 +74,7 @@ def heatmap_trace(
     value_format: str = ".5~g",
     show_text: bool = False,
     axis_words: tuple[str, str] = ("row", "column"),
+    positions: bool = True,
 ) -> go.Heatmap:
     """A heatmap of ``dm`` (or of ``z``, a same-shaped companion) in original-index coordinates.
 
@@ -67,6 +88,8 @@ def heatmap_trace(
             hover reads "-537.4", not "-537.40").
         show_text: print each cell's value in it, written by :func:`~._common.cell_text`.
         axis_words: what a row and a column are called in the hover text.
+        positions: name each max-|x| pooled cell's element in the hover (sends two indices
+            per cell); False names the window instead.
 
     Returns:
         A ``go.Heatmap``.
@@ -75,21 +98,27 @@ def heatmap_trace(
     row_word, col_word = axis_words
     where = f"{row_word} %{{y}}, {col_word} %{{x}}"
     customdata = None
-    if dm.downsampled:
+    note = ""
+    if dm.downsampled and dm.positions and positions:
         where = f"{row_word} %{{customdata[0]}}, {col_word} %{{customdata[1]}}"
         # uint16 halves the hover payload whenever the indices fit (up to 65535 rows/columns).
         small = max(dm.matrix_shape) <= np.iinfo(np.uint16).max
         customdata = np.stack([dm.source_rows, dm.source_cols], axis=-1).astype(
             np.uint16 if small else np.int32
         )
-    hover = f"{where}<br>{value_label} %{{z:{value_format}}}"
-    if dm.downsampled:
-        hover += f"<br><i>largest |value| of its {dm.row_step}×{dm.col_step} window</i>"
+        note = f"<br><i>largest |value| of its {dm.row_step}×{dm.col_step} window</i>"
+    elif dm.downsampled:
+        # A window statistic has no single position: the hover names the window's centre
+        # (cell centres sit on it), which costs no per-cell data.
+        where = f"{dm.row_step}×{dm.col_step} window around {row_word} %{{y}}, {col_word} %{{x}}"
+        if dm.positions:
+            note = "<br><i>the element of largest |original| in the window</i>"
+    hover = f"{where}<br>{value_label} %{{z:{value_format}}}{note}"
     trace = go.Heatmap(
         z=values,
-        x0=(dm.col_step - 1) / 2,
+        x0=dm.col0 + (dm.col_step - 1) / 2,
         dx=dm.col_step,
-        y0=(dm.row_step - 1) / 2,
+        y0=dm.row0 + (dm.row_step - 1) / 2,
         dy=dm.row_step,
         customdata=customdata,
         name=name,
@@ -166,6 +195,19 @@ def _hidden_note(shape: tuple[int, ...], gran: Granularity) -> str:
     return f"{what}: too dense to draw at this size"
 
 
+def _inside(positions: list[int] | range, lo: int, hi: int) -> list[int] | range:
+    """The positions strictly between ``lo`` and ``hi`` (a range stays a range)."""
+    if isinstance(positions, range):
+        if positions.step <= 0 or len(positions) == 0:
+            return range(0)
+        start = max(
+            positions.start,
+            positions.start + ((lo - positions.start) // positions.step + 1) * positions.step,
+        )
+        return range(start, min(hi, positions.stop), positions.step)
+    return [p for p in positions if lo < p < hi]
+
+
 @dataclass(frozen=True)
 class BoundaryPlan:
     """Which block boundaries a heatmap panel draws.
@@ -187,6 +229,7 @@ def plan_boundaries(
     gran: Granularity,
     display_shape: tuple[int, int],
     panel_px: tuple[float, float],
+    window: Window | None = None,
 ) -> BoundaryPlan:
     """The lines between quantization blocks that one panel can show without hiding its data.
 
@@ -200,6 +243,7 @@ def plan_boundaries(
         gran: its granularity.
         display_shape: ``(rows, cols)`` of the displayed (possibly pooled) matrix.
         panel_px: ``(width, height)`` of the panel in pixels (an estimate: figures stretch).
+        window: the part of the 2-D view shown (None: all); only lines inside it count.
 
     Returns:
         A :class:`BoundaryPlan`.
@@ -219,6 +263,13 @@ def plan_boundaries(
         cols, rows = _boundaries_from_ids(shape, gran)
     else:
         return BoundaryPlan([], [], "block boundaries not drawn: tensor too big to trace them")
+    if window is not None:
+        # Lines strictly inside the window; its own edges need none.
+        cols = _inside(cols, window.col0, window.col1)
+        rows = _inside(rows, window.row0, window.row1)
+        n_rows, n_cols = window.shape
+        if not cols and not rows:
+            return BoundaryPlan([], [])
     disp_rows, disp_cols = display_shape
     width_px, height_px = panel_px
     fits = _spaced_enough(_min_gap(cols), n_cols, disp_cols, width_px) and _spaced_enough(
@@ -229,15 +280,19 @@ def plan_boundaries(
     return BoundaryPlan(list(cols), list(rows))
 
 
-def boundary_trace(cols: list[int], rows: list[int], n_rows: int, n_cols: int) -> go.Scatter:
-    """One line trace (segments separated by gaps) for all boundaries of one panel."""
+def boundary_trace(
+    cols: list[int], rows: list[int], n_rows: int, n_cols: int, window: Window | None = None
+) -> go.Scatter:
+    """One line trace (segments separated by gaps) for all boundaries of one panel (of the
+    ``window`` of an ``n_rows × n_cols`` matrix when given)."""
+    w = window or Window(0, n_rows, 0, n_cols)
     xs: list[float | None] = []
     ys: list[float | None] = []
     for c in cols:
         xs += [c - 0.5, c - 0.5, None]
-        ys += [-0.5, n_rows - 0.5, None]
+        ys += [w.row0 - 0.5, w.row1 - 0.5, None]
     for r in rows:
-        xs += [-0.5, n_cols - 0.5, None]
+        xs += [w.col0 - 0.5, w.col1 - 0.5, None]
         ys += [r - 0.5, r - 0.5, None]
     # Many lines get thinner and fainter so the cells between them still read.
     dense = len(cols) > 16 or len(rows) > 16

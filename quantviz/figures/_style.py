@@ -10,6 +10,8 @@ import math
 
 import plotly.graph_objects as go
 
+from quantviz.figures._common import DIGITS, number_text
+
 # Values that straddle 0: diverging, white at 0. Values of one sign: sequential.
 VALUES_DIVERGING = "RdBu_r"
 VALUES_SEQUENTIAL = "Cividis"
@@ -23,6 +25,8 @@ BOUNDARY_COLOR = "rgba(30, 30, 30, 0.7)"
 BOUNDARY_COLOR_DENSE = "rgba(30, 30, 30, 0.4)"
 CLIP_COLOR = "rgba(214, 39, 40, 0.9)"
 CLIP_FILL = "rgba(214, 39, 40, 0.12)"
+# Open squares on heatmap cells beyond the colour range: green reads on both ends of RdBu.
+CLIP_MARK = "#00a650"
 LEVEL_COLOR = "rgba(255, 127, 14, 0.75)"
 ACCENT = "#1f77b4"
 HIGHLIGHT = "#ff7f0e"
@@ -66,13 +70,10 @@ def base_layout(fig: go.Figure, title: str = "", note: str = "", height: int | N
     fig.update_yaxes(gridcolor=GRID_COLOR, zerolinecolor=GRID_COLOR)
 
 
-def fmt(value: float, digits: int = 4) -> str:
-    """A compact number for labels: ``4g`` precision, ``∞`` for infinities, ``—`` for NaN."""
-    if math.isnan(value):
-        return "—"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    return f"{value:.{digits}g}"
+def fmt(value: float, digits: int = DIGITS) -> str:
+    """A number for labels and titles: :func:`quantviz.figures._common.number_text`, the one
+    number format of every figure, card and table."""
+    return number_text(value, digits)
 
 
 def value_range(lo: float, hi: float) -> tuple[str, float, float]:

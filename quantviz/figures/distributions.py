@@ -7,10 +7,13 @@ import plotly.graph_objects as go
 import torch
 
 from quantviz.figures._common import (
+    block_grid,
+    block_squared_errors,
+    block_values,
     check_bins,
     check_pair,
+    grid_levels,
     histogram,
-    level_stride,
     title_metrics,
     vertical_segments,
     widest_block_grid,
@@ -79,44 +82,74 @@ def _level_formula(scheme, scale: float, zp: float) -> str:
     return f"{scale:.5g} × {g}"
 
 
-def histogram_with_grid(
-    x: torch.Tensor, result: QuantResult, bins: int = 100, log_y: bool = False
-) -> go.Figure:
-    """Histogram of ``x`` with the quantization grid's levels and clip points over it.
+def pick_block(x: torch.Tensor, result: QuantResult, block: int | None) -> tuple[int, str]:
+    """The block to draw (``block``, or the one with the most squared error) and why."""
+    if result.num_scales == 1:
+        return 0, ""
+    if block is None:
+        return int(torch.argmax(block_squared_errors(x, result))), " (most error)"
+    return block, ""
 
-    For a per-tensor scheme the levels are exact; for finer granularities the grid of the block
-    with the largest scale is drawn and labelled. At most 64 level lines are drawn (every k-th
-    level beyond that, said in the legend). Values beyond the clip points are shaded.
+
+def _half_steps(levels: np.ndarray, scale: float) -> tuple[float, float]:
+    """Half the outermost step at each end of a block's levels: a value further than that
+    beyond the outermost level is clipped (on a float grid the outer steps are the widest)."""
+    if levels.size > 1:
+        return float(levels[1] - levels[0]) / 2, float(levels[-1] - levels[-2]) / 2
+    return abs(scale) / 2, abs(scale) / 2
+
+
+def histogram_with_grid(
+    x: torch.Tensor,
+    result: QuantResult,
+    bins: int = 100,
+    log_y: bool = False,
+    block: int | None = None,
+    total_clipped: int | None = None,
+) -> go.Figure:
+    """Histogram of one block's values with that block's grid levels and clip points over it.
+
+    For a per-tensor scheme that is every value on the one grid. For finer granularities one
+    block is drawn — ``block``, or by default the block with the most squared error — since
+    each block has its own grid. The grid is the format's real one: uniform for integers,
+    dense near 0 and sparse near the edge for FP8/FP6/FP4/NF4. Values beyond the clip points
+    (clamped to the grid's edge) are drawn in red outside the lines. At most 64 level lines of
+    an integer grid are drawn (every k-th level beyond that, said in the legend).
 
     Args:
         x: the quantized tensor.
         result: ``qv.quantize(x, scheme)``.
-        bins: histogram bins (computed in torch; only the counts are sent).
-        log_y: logarithmic count axis, useful for heavy tails.
-
-    Returns:
-        A plotly Figure.
+        bins: number of histogram bins.
+        log_y: a logarithmic count axis.
+        block: which block to draw (flat index into ``result.scale``); None for the one with the
+            most squared error.
+        total_clipped: ``qv.clipped_count(x, result)`` when already at hand (for the note).
     """
     x = check_pair(x, result)
     bins = check_bins(bins)
     scheme = result.scheme
-    grid = widest_block_grid(result)
-    zp = widest_zero_point(result)
+    idx, why = pick_block(x, result, block)
+    grid = block_grid(result, idx, why)
+    zp = grid.zero_point
+    values = x.reshape(-1) if result.num_scales == 1 else block_values(x, result, idx)
     all_levels = block_levels(scheme, grid.scale, zp)  # non-uniform for FP and NF4 formats
-    rep_min, rep_max = float(all_levels[0]), float(all_levels[-1])
-    x_lo, x_hi = float(x.min()), float(x.max())
+    rep_min, rep_max = grid.rep_min, grid.rep_max
+    half_lo, half_hi = _half_steps(all_levels, grid.scale)
+    x_lo, x_hi = (float(v) for v in torch.aminmax(values))
     lo, hi = min(x_lo, rep_min), max(x_hi, rep_max)
-    counts, edges = histogram(x, bins, lo, hi)
+    beyond = (values < rep_min - half_lo) | (values > rep_max + half_hi)
+    counts, edges = histogram(values, bins, lo, hi)
+    clip_counts = histogram(values[beyond], bins, *edges[[0, -1]])[0] if beyond.any() else None
     top = float(counts.max()) * 1.08 or 1.0
     bottom = 0.8 if log_y else 0.0
 
-    fig = go.Figure(_bars(counts, edges, "values", ACCENT))
+    inside = counts - clip_counts if clip_counts is not None else counts
+    fig = go.Figure(_bars(inside, edges, "values", ACCENT))
+    if clip_counts is not None:
+        fig.add_trace(_bars(clip_counts, edges, "clipped (beyond the clip points)", CLIP_COLOR))
+    levels, stride = grid_levels(result, grid, MAX_LEVEL_LINES)
     n_levels = all_levels.size
-    # A uniform grid is thinned evenly; a float grid (at most 256 values) is drawn whole, since
-    # thinning it would hide what it is about: dense near 0, sparse near the edge.
-    stride = level_stride(n_levels, MAX_LEVEL_LINES) if scheme.is_integer else 1
     pick = np.arange(0, n_levels, stride)
-    levels = all_levels[pick]
     every = "" if stride == 1 else f", every {stride}th of {n_levels}"
     what = "" if scheme.is_integer else f"{element_name(scheme)} × scale, {n_levels} values, "
     lx, ly = vertical_segments(levels, bottom, top)
@@ -154,30 +187,32 @@ def histogram_with_grid(
             hoverinfo="skip",
         )
     )
-    # Shade beyond the clip points (where values round past the grid's edges): half the
-    # outermost step beyond the outermost level.
-    if n_levels > 1:
-        half_lo = (all_levels[1] - all_levels[0]) / 2
-        half_hi = (all_levels[-1] - all_levels[-2]) / 2
-    else:
-        half_lo = half_hi = grid.scale / 2
     if x_lo < rep_min - half_lo:
         fig.add_vrect(x0=x_lo, x1=rep_min, fillcolor=CLIP_FILL, line_width=0, layer="below")
     if x_hi > rep_max + half_hi:
         fig.add_vrect(x0=rep_max, x1=x_hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
 
-    n_clip = clipped_count(x, result)
-    share = n_clip / x.numel()
+    n_clip = int(beyond.sum())
+    if result.num_scales > 1 and total_clipped is None:
+        total_clipped = clipped_count(x, result)
     if scheme.is_integer and scheme.scale_format == "fp32":
-        where = f"step {fmt(grid.scale)}, zero point {fmt(zp)}"
+        grid_words = f"step {fmt(grid.scale)}, zero point {fmt(zp)}"
     elif scheme.is_integer:
-        where = f"step {fmt(grid.scale)}, zero point {fmt(zp)}, {scale_words(scheme)}"
+        grid_words = f"step {fmt(grid.scale)}, zero point {fmt(zp)}, {scale_words(scheme)}"
     else:
-        where = f"scale {fmt(grid.scale)}, {steps_note(all_levels)}; {scale_words(scheme)}"
-    note = f"{grid.label}: {where}; {n_clip:,} of {x.numel():,} values clipped ({share:.2%})"
-    base_layout(fig, f"values and the {scheme.label()} grid", note, height=420)
+        grid_words = f"scale {fmt(grid.scale)}, {steps_note(all_levels)}; {scale_words(scheme)}"
+    where = "" if result.num_scales == 1 else f" of this block; {total_clipped:,} in all"
+    note = (
+        f"{grid.label}: {grid_words}; "
+        f"{n_clip:,} of {values.numel():,} values clipped ({n_clip / values.numel():.2%}){where}"
+    )
+    title = f"values and the {scheme.label()} grid"
+    if result.num_scales > 1:
+        title = f"values of block {idx} and its {scheme.label()} grid"
+    base_layout(fig, title, note, height=420)
     fig.update_layout(
         bargap=0,
+        barmode="stack",
         legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
     )
     fig.update_xaxes(title_text="value")
@@ -191,6 +226,7 @@ def error_histogram(
     bins: int = 100,
     result: QuantResult | None = None,
     log_y: bool = False,
+    metrics: dict[str, float] | None = None,
 ) -> go.Figure:
     """Distribution of the error ``x̂ − x``.
 
@@ -203,6 +239,7 @@ def error_histogram(
         bins: histogram bins.
         result: the quantization behind ``x_hat`` (optional), for the ``±scale/2`` marks.
         log_y: logarithmic count axis (clipping errors are rare but large).
+        metrics: ``qv.error_metrics(x, x_hat)`` when already at hand (for the note).
 
     Returns:
         A plotly Figure.
@@ -215,7 +252,10 @@ def error_histogram(
     bins = check_bins(bins)
     x = x.detach().to(torch.float32)
     err = x_hat.detach().to(torch.float32) - x
-    m = float(err.abs().max()) if err.numel() else 0.0
+    if metrics is not None:
+        m = float(metrics["max_abs_error"])
+    else:
+        m = float(err.abs().max()) if err.numel() else 0.0
     half = None
     if result is not None:
         check_pair(x, result)
@@ -242,7 +282,7 @@ def error_histogram(
                 hoverinfo="skip",
             )
         )
-    metrics = title_metrics(x, x_hat)
+    metrics = title_metrics(x, x_hat) if metrics is None else metrics
     note = (
         f"MSE {fmt(metrics['mse'])}, max |error| {fmt(metrics['max_abs_error'])}, "
         f"mean error {fmt(float(err.mean()))}"

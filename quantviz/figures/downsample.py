@@ -1,8 +1,17 @@
-"""Turn any 1–4-D tensor into a small 2-D matrix for display, keeping outliers visible.
+"""Turn any 1–4-D tensor into a small 2-D matrix for display, with a reduction that suits it.
 
-Big matrices are reduced by max-|x| pooling: every display cell holds the signed value of largest
-magnitude in its window, so a single spike in a 4096×4096 matrix still shows (an average would
-wash it out). The position of the chosen element is kept for hover text.
+Big matrices are pooled window by window, and which statistic a cell holds is chosen per panel
+(:data:`REDUCTIONS`):
+
+- ``"absmax"``: the signed value of largest magnitude in the window, so a single spike in a
+  4096×4096 matrix still shows (an average would wash it out); the position of the chosen element
+  is kept for hover text. Right for values: the original and its reconstruction.
+- ``"rms"``: the root mean square of the window. Right for the error, whose size is what matters
+  (max-|e| of any big window is ±scale/2 everywhere: a flat checkerboard).
+- ``"mean_abs"``: the mean magnitude, e.g. of the integer codes ``|q − z|``: how much of the grid
+  the window's values use.
+
+A :class:`Window` picks a part of the matrix first (the zoom); its cells keep their indices.
 """
 
 from __future__ import annotations
@@ -15,6 +24,72 @@ import torch
 
 DEFAULT_MAX_CELLS: tuple[int, int] = (128, 128)
 MAX_DIMS = 4
+# How each reduction is named in notes and hover text.
+REDUCTIONS: dict[str, str] = {"absmax": "max-|x|", "rms": "RMS", "mean_abs": "mean |x|"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rectangle of a matrix's 2-D view: rows ``row0 … row1 - 1``, columns ``col0 … col1 - 1``.
+
+    Raises:
+        ValueError: negative starts or an empty rectangle.
+    """
+
+    row0: int
+    row1: int
+    col0: int
+    col1: int
+
+    def __post_init__(self) -> None:
+        for name in ("row0", "row1", "col0", "col1"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError(f"Window.{name} must be an integer, got {v!r}")
+        if self.row0 < 0 or self.col0 < 0 or self.row1 <= self.row0 or self.col1 <= self.col0:
+            raise ValueError(f"not a window of a matrix: {self}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.row1 - self.row0, self.col1 - self.col0
+
+    def fit(self, n_rows: int, n_cols: int) -> Window:
+        """This window moved and cut so it lies inside an ``n_rows × n_cols`` matrix (its size
+        kept where the matrix allows)."""
+        h, w = min(self.shape[0], n_rows), min(self.shape[1], n_cols)
+        r0, c0 = min(self.row0, n_rows - h), min(self.col0, n_cols - w)
+        return Window(r0, r0 + h, c0, c0 + w)
+
+    def text(self) -> str:
+        """``"rows 0–127, columns 256–383"`` (inclusive, as people count)."""
+        return f"rows {self.row0}–{self.row1 - 1}, columns {self.col0}–{self.col1 - 1}"
+
+    def slug(self) -> str:
+        """``"0-128,256-384"``: the URL form, read back by :func:`parse_window`."""
+        return f"{self.row0}-{self.row1},{self.col0}-{self.col1}"
+
+
+def parse_window(text: str) -> Window:
+    """The window written by :meth:`Window.slug` (``"r0-r1,c0-c1"``, ends exclusive).
+
+    Raises:
+        ValueError: text of any other form, naming it.
+    """
+    try:
+        rows, cols = text.split(",")
+        r0, r1 = (int(v) for v in rows.split("-"))
+        c0, c1 = (int(v) for v in cols.split("-"))
+    except ValueError:
+        raise ValueError(f"a window is written 'row0-row1,col0-col1', got {text!r}") from None
+    return Window(r0, r1, c0, c1)
+
+
+def window_around(row: int, col: int, size: tuple[int, int], n_rows: int, n_cols: int) -> Window:
+    """A ``size`` window centred on ``(row, col)`` as near as the matrix's edges allow."""
+    h, w = min(size[0], n_rows), min(size[1], n_cols)
+    r0 = min(max(0, row - h // 2), n_rows - h)
+    c0 = min(max(0, col - w // 2), n_cols - w)
+    return Window(r0, r0 + h, c0, c0 + w)
 
 
 @dataclass(frozen=True)
@@ -31,6 +106,8 @@ class DisplayMatrix:
         matrix_shape: ``(rows, cols)`` of the 2-D view before pooling.
         source_rows: int array like ``values``: the 2-D-view row of each shown element.
         source_cols: int array like ``values``: its column.
+        reduction: the statistic of each window (a key of :data:`REDUCTIONS`).
+        window: the part of the 2-D view shown (the whole of it when not zoomed).
     """
 
     values: np.ndarray
@@ -42,6 +119,22 @@ class DisplayMatrix:
     matrix_shape: tuple[int, int]
     source_rows: np.ndarray
     source_cols: np.ndarray
+    reduction: str = "absmax"
+    window: Window | None = None
+
+    @property
+    def row0(self) -> int:
+        """The 2-D-view row of the first displayed row (0 unless zoomed)."""
+        return self.window.row0 if self.window else 0
+
+    @property
+    def col0(self) -> int:
+        return self.window.col0 if self.window else 0
+
+    @property
+    def positions(self) -> bool:
+        """Whether each cell is one element (``source_rows/cols`` say which), not a statistic."""
+        return not self.downsampled or self.reduction == "absmax"
 
 
 def _shape_text(shape: tuple[int, ...] | torch.Size) -> str:
@@ -131,50 +224,110 @@ def pool_positions(
     return rows, cols
 
 
+def pool_values(m: torch.Tensor, row_step: int, col_step: int, reduction: str) -> torch.Tensor:
+    """The ``reduction`` (``"rms"`` or ``"mean_abs"``) of every ``row_step × col_step`` window
+    of ``m``; windows cut by the matrix's edge average over the elements they hold.
+
+    The RMS is taken of ``m / max|m|`` and scaled back, so squares neither overflow (|x| near
+    1e20) nor underflow (near 1e-22) in float32.
+
+    Returns:
+        float32 tensor of the display shape.
+    """
+    if reduction not in ("rms", "mean_abs"):
+        raise ValueError(f"pool_values reduces by 'rms' or 'mean_abs', got {reduction!r}")
+    a = m.abs()
+    peak = float(a.max()) if a.numel() else 0.0
+    if reduction == "rms" and math.isfinite(peak) and peak > 0:
+        a = (a / peak).square_()
+    # ceil_mode keeps the partial windows at the edges; avg_pool2d divides those by the number
+    # of elements they actually hold.
+    pooled = torch.nn.functional.avg_pool2d(a[None, None], (row_step, col_step), ceil_mode=True)[
+        0, 0
+    ]
+    if reduction == "rms":
+        scale = peak if math.isfinite(peak) and peak > 0 else 1.0
+        pooled = pooled.sqrt_().mul_(scale)
+    return pooled
+
+
 def display_matrix(
-    x: torch.Tensor | np.ndarray, max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS
+    x: torch.Tensor | np.ndarray,
+    max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
+    reduction: str = "absmax",
+    window: Window | None = None,
 ) -> DisplayMatrix:
-    """``x`` as a 2-D matrix of at most ``max_cells``, max-|x| pooled when bigger.
+    """``x`` (or a ``window`` of it) as a 2-D matrix of at most ``max_cells``, pooled when bigger.
 
     Args:
         x: tensor with 1 to 4 dims (see :func:`as_matrix` for how it becomes 2-D).
         max_cells: ``(rows, cols)`` bound of the displayed matrix, or one int for both.
+        reduction: what a pooled cell holds, a key of :data:`REDUCTIONS`: ``"absmax"`` keeps
+            the sign of each window's extreme element (so ``max |values| == max |x|``),
+            ``"rms"`` and ``"mean_abs"`` are non-negative window statistics.
+        window: the part of the 2-D view to show; its cells keep their indices in ``x``.
 
     Returns:
-        A :class:`DisplayMatrix`; ``values`` keeps the sign of each window's extreme element, so
-        ``max |values| == max |x|``.
+        A :class:`DisplayMatrix` whose note names the reduction when it pooled.
 
     Raises:
-        ValueError: for inputs :func:`as_matrix` refuses or a bad ``max_cells``.
+        ValueError: for inputs :func:`as_matrix` refuses, a bad ``max_cells``, an unknown
+            reduction or a window that does not lie inside the matrix.
     """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}; choose from {list(REDUCTIONS)}")
     max_rows, max_cols = check_max_cells(max_cells)
     m, note = as_matrix(x)
+    full_rows, full_cols = m.shape
+    shape = tuple(int(n) for n in x.shape)
+    r0 = c0 = 0
+    if window is not None:
+        if window.row1 > full_rows or window.col1 > full_cols:
+            raise ValueError(f"{window} does not fit a {full_rows}×{full_cols} matrix")
+        m = m[window.row0 : window.row1, window.col0 : window.col1]
+        r0, c0 = window.row0, window.col0
+        zoom = f"zoomed to {window.text()}"
+        note = f"{note}; {zoom}" if note else zoom
     n_rows, n_cols = m.shape
     row_step, col_step = math.ceil(n_rows / max_rows), math.ceil(n_cols / max_cols)
-    shape = tuple(int(n) for n in x.shape)
+    common = {
+        "original_shape": shape,
+        "matrix_shape": (full_rows, full_cols),
+        "reduction": reduction,
+        "window": window,
+    }
     if row_step == 1 and col_step == 1:
-        rows = np.broadcast_to(np.arange(n_rows, dtype=np.int32)[:, None], (n_rows, n_cols))
-        cols = np.broadcast_to(np.arange(n_cols, dtype=np.int32)[None, :], (n_rows, n_cols))
+        rows = np.broadcast_to(np.arange(r0, r0 + n_rows, dtype=np.int32)[:, None], m.shape)
+        cols = np.broadcast_to(np.arange(c0, c0 + n_cols, dtype=np.int32)[None, :], m.shape)
         return DisplayMatrix(
-            m.cpu().numpy().copy(), 1, 1, shape, False, note, (n_rows, n_cols), rows, cols
-        )
-    rows_t, cols_t = pool_positions(m, row_step, col_step)
-    # Only the pooled cells leave the tensor's device.
-    values = m[rows_t, cols_t].cpu().numpy()
+            m.cpu().numpy().copy(), 1, 1, downsampled=False, note=note, source_rows=rows,
+            source_cols=cols, **common,
+        )  # fmt: skip
+    if reduction == "absmax":
+        rows_t, cols_t = pool_positions(m, row_step, col_step)
+        # Only the pooled cells leave the tensor's device.
+        values = m[rows_t, cols_t].cpu().numpy()
+        rows_t, cols_t = rows_t + r0, cols_t + c0
+        each = f"the value of largest magnitude in a {row_step}×{col_step} window"
+    else:
+        values = pool_values(m, row_step, col_step, reduction).cpu().numpy()
+        out_r, out_c = values.shape
+        rows_t = (torch.arange(out_r) * row_step + r0)[:, None].expand(out_r, out_c)
+        cols_t = (torch.arange(out_c) * col_step + c0)[None, :].expand(out_r, out_c)
+        each = f"the {REDUCTIONS[reduction]} of a {row_step}×{col_step} window"
     pooled = (
-        f"downsampled {n_rows}×{n_cols} → {values.shape[0]}×{values.shape[1]} by max-|x| pooling "
-        f"(each cell: the value of largest magnitude in a {row_step}×{col_step} window)"
+        f"downsampled {n_rows}×{n_cols} → {values.shape[0]}×{values.shape[1]} by "
+        f"{REDUCTIONS[reduction]} pooling (each cell: {each})"
     )
     return DisplayMatrix(
         values=values,
         row_step=row_step,
         col_step=col_step,
-        original_shape=shape,
         downsampled=True,
         note=f"{note}; {pooled}" if note else pooled,
-        matrix_shape=(n_rows, n_cols),
         source_rows=rows_t.to(torch.int32).cpu().numpy(),
         source_cols=cols_t.to(torch.int32).cpu().numpy(),
+        **common,
     )
 
 
@@ -189,8 +342,12 @@ def gather_like(x: torch.Tensor | np.ndarray, dm: DisplayMatrix) -> np.ndarray:
         raise ValueError(
             f"shape mismatch: {tuple(x.shape)} does not match the displayed {dm.original_shape}"
         )
+    if not dm.positions:
+        raise ValueError(f"a {dm.reduction}-pooled matrix shows no single elements to gather")
     if not dm.downsampled:
-        return m.cpu().numpy().copy()
+        w = dm.window
+        part = m if w is None else m[w.row0 : w.row1, w.col0 : w.col1]
+        return part.cpu().numpy().copy()
     rows = torch.from_numpy(dm.source_rows.astype(np.int64)).to(m.device)
     cols = torch.from_numpy(dm.source_cols.astype(np.int64)).to(m.device)
     return m[rows, cols].cpu().numpy()

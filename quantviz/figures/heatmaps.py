@@ -11,7 +11,12 @@ from plotly.subplots import make_subplots
 
 from quantviz.figures._common import check_pair, link_axes, title_metrics
 from quantviz.figures._layout import (
-    SMALL_MATRIX,
+    COLORBAR as _COLORBAR,
+)
+from quantviz.figures._layout import (
+    auto_show_values as _auto_show_values,
+)
+from quantviz.figures._layout import (
     boundary_trace,
     heatmap_trace,
     integer_ticks,
@@ -19,9 +24,11 @@ from quantviz.figures._layout import (
     panel_pixels,
     plan_boundaries,
 )
+from quantviz.figures._layout import (
+    join_notes as _join_notes,
+)
 from quantviz.figures._style import (
     ERRORS,
-    INTEGERS,
     base_layout,
     fmt,
     symmetric_limit,
@@ -29,13 +36,13 @@ from quantviz.figures._style import (
 )
 from quantviz.figures.downsample import (
     DEFAULT_MAX_CELLS,
-    DisplayMatrix,
+    Window,
     display_matrix,
 )
-from quantviz.figures.formats import add_code_hover, codes_panel
+from quantviz.figures.formats import add_code_hover
+from quantviz.figures.panel_draw import clipped_trace, panel_axes, window_note
+from quantviz.figures.panels import DEFAULT_CLIP, quantization_panels
 from quantviz.quantize import QuantResult
-
-_COLORBAR = {"thickness": 12, "outlinewidth": 0}
 
 # Pixels between two rows of the error grid: the upper row's tick labels (~25 px) and the lower
 # row's two-line subplot title (~45 px at plotly's 16 px title font), plus air. Kept in pixels,
@@ -43,14 +50,6 @@ _COLORBAR = {"thickness": 12, "outlinewidth": 0}
 # the titles sit on the tick labels.
 GRID_ROW_GAP_PX = 100
 _GRID_TOP_PX, _GRID_TOP_NOTE_PX, _GRID_BOTTOM_PX = 110, 140, 50
-# A second line of the note (block boundaries left out) under the downsampling note.
-_NOTE_LINE_PX = 36
-
-
-def _join_notes(*notes: str) -> tuple[str, int]:
-    """The non-empty notes as subtitle lines, and the pixels the lines after the first need."""
-    lines = [n for n in notes if n]
-    return "<br>".join(lines), _NOTE_LINE_PX * max(0, len(lines) - 1)
 
 
 def _grid_geometry(n_rows: int, panel_px: int, top_px: int) -> tuple[int, float]:
@@ -66,13 +65,6 @@ def _finite_range(values: np.ndarray) -> tuple[float, float]:
     if finite.size == 0:
         return 0.0, 0.0
     return float(finite.min()), float(finite.max())
-
-
-def _auto_show_values(dm: DisplayMatrix, show_values: bool | None) -> bool:
-    if show_values is not None:
-        return bool(show_values)
-    rows, cols = dm.values.shape
-    return not dm.downsampled and rows <= SMALL_MATRIX and cols <= SMALL_MATRIX
 
 
 def matrix_heatmap(
@@ -121,121 +113,85 @@ def quantization_heatmaps(
     result: QuantResult,
     max_cells: tuple[int, int] | int = DEFAULT_MAX_CELLS,
     show_values: bool | None = None,
+    window: Window | None = None,
+    clip: float | None = DEFAULT_CLIP,
 ) -> go.Figure:
     """Four linked panels: original, quantized integers, dequantized and error.
 
-    Original and dequantized share one colour axis; the integers use the full grid
-    ``q_min … q_max`` (so an unused part of the grid shows); the error ``x̂ − x`` uses a diverging
-    scale centred at 0. Zoom and pan are shared. Big matrices are max-|x| pooled per panel (the
-    integer panel shows the integer behind each displayed dequantized value). Block boundaries
-    are drawn when they are far enough apart to leave the data readable; otherwise the note
-    says where they are.
+    Original and dequantized share the original's colour range (``clip``: a percentile of the
+    displayed cells, so one outlier does not blank the map; cells beyond it get an open square).
+    At full resolution the integers use the whole grid ``q_min … q_max`` and the error ``x̂ − x``
+    a diverging scale centred at 0. Big matrices are pooled per panel, each by the statistic
+    that suits it (see :mod:`quantviz.figures.panels`): max-|x| for the values, mean ``|q − z|``
+    for the integers, RMS for the error; the panel titles name it. Zoom and pan are shared. Block
+    boundaries are drawn when they are far enough apart to leave the data readable; otherwise
+    the note says where they are.
 
     Args:
         x: the quantized tensor (1 to 4 dims).
         result: ``qv.quantize(x, scheme)``.
         max_cells: display bound per panel.
         show_values: print values in the cells; None prints them for matrices up to 16×16.
+        window: the part of the 2-D view shown (None: all of it).
+        clip: colour-range percentile of the value panels, None for the full range.
 
     Returns:
         A plotly Figure (2×2 grid, reading order original → integers → dequantized → error).
     """
     x = check_pair(x, result)
     scheme = result.scheme
-    x_hat = result.dequantize()
-    err = x_hat - x
-    dm_x = display_matrix(x, max_cells)
-    dm_hat = display_matrix(x_hat, max_cells)
-    dm_err = display_matrix(err, max_cells)
-    codes = codes_panel(result, dm_hat)  # the integers, or each code's element value
+    panels = quantization_panels(x, result, max_cells=max_cells, window=window, clip=clip)
+    dm_x = panels["original"].dm
     show = _auto_show_values(dm_x, show_values)
-
-    lo_x, hi_x = _finite_range(dm_x.values)
-    lo_h, hi_h = _finite_range(dm_hat.values)
-    values_scale, vmin, vmax = value_range(min(lo_x, lo_h), max(hi_x, hi_h))
-    err_lim = symmetric_limit(float(np.abs(dm_err.values).max()))
-
-    q_text = codes.title
     rows, cols = dm_x.values.shape
     height, top_px = 2 * panel_height(rows, cols) + 220, 120 if dm_x.note else 90
     fig = make_subplots(
         rows=2,
         cols=2,
-        subplot_titles=("original", q_text, "dequantized", "error (dequantized − original)"),
+        subplot_titles=[p.title for p in panels.values()],
         horizontal_spacing=0.14,
         vertical_spacing=0.12,
     )
-    panels = [
-        # (display matrix, values drawn instead, name, colour axis, hover word, hover format)
-        (dm_x, None, "original", "coloraxis", "value", ".5~g"),
-        (dm_hat, codes.z, "quantized", "coloraxis2", codes.hover_label, codes.value_format),
-        (dm_hat, None, "dequantized", "coloraxis", "value", ".5~g"),
-        (dm_err, None, "error", "coloraxis3", "error", ".4~g"),
-    ]
     n_rows, n_cols = dm_x.matrix_shape
     plan = plan_boundaries(
-        tuple(x.shape), scheme.granularity, (rows, cols), panel_pixels(fig, height, top_px, 50)
-    )
-    for i, (dm, z, name, axis, label, vfmt) in enumerate(panels):
+        tuple(x.shape), scheme.granularity, (rows, cols),
+        panel_pixels(fig, height, top_px, 50), window,
+    )  # fmt: skip
+    left, right = fig.layout.xaxis.domain, fig.layout.xaxis2.domain
+    top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis3.domain
+    bars = [  # colour bar (x, y, len) per colour axis; original and dequantized share one
+        (left[1] + 0.01, 0.5, 1.0),
+        (right[1] + 0.01, (top[0] + top[1]) / 2, top[1] - top[0]),
+        (right[1] + 0.01, (bottom[0] + bottom[1]) / 2, bottom[1] - bottom[0]),
+    ]
+    axes = {"original": "coloraxis", "quantized": "coloraxis2", "dequantized": "coloraxis",
+            "error": "coloraxis3"}  # fmt: skip
+    layout = {}
+    for i, (name, panel) in enumerate(panels.items()):
         row, col = divmod(i, 2)
         trace = heatmap_trace(
-            dm,
-            z=z,
-            name=name,
-            coloraxis=axis,
-            value_label=label,
-            value_format=vfmt,
-            show_text=show,
-        )
-        if name == "quantized" and codes.codes is not None:
-            add_code_hover(trace, codes.codes)
+            panel.dm, z=panel.z, name=name, coloraxis=axes[name], value_label=panel.value_label,
+            value_format=panel.value_format, show_text=show, positions=panel.hover_positions,
+        )  # fmt: skip
+        if panel.codes is not None:
+            add_code_hover(trace, panel.codes)
         fig.add_trace(trace, row=row + 1, col=col + 1)
         if plan.cols or plan.rows:
-            lines = boundary_trace(plan.cols, plan.rows, n_rows, n_cols)
+            lines = boundary_trace(plan.cols, plan.rows, n_rows, n_cols, window)
             fig.add_trace(lines, row=row + 1, col=col + 1)
-
-    left = fig.layout.xaxis.domain
-    right = fig.layout.xaxis2.domain
-    top, bottom = fig.layout.yaxis.domain, fig.layout.yaxis3.domain
-    fig.update_layout(
-        coloraxis={
-            "colorscale": values_scale,
-            "cmin": vmin,
-            "cmax": vmax,
-            "colorbar": {**_COLORBAR, "x": left[1] + 0.01, "y": 0.5, "len": 1.0, "title": "value"},
-        },
-        coloraxis2={
-            "colorscale": INTEGERS,
-            "cmin": codes.cmin,
-            "cmax": codes.cmax,
-            "colorbar": {
-                **_COLORBAR,
-                "x": right[1] + 0.01,
-                "y": (top[0] + top[1]) / 2,
-                "len": top[1] - top[0],
-                "title": codes.hover_label,
-            },
-        },
-        coloraxis3={
-            "colorscale": ERRORS,
-            "cmid": 0.0,
-            "cmin": -err_lim,
-            "cmax": err_lim,
-            "colorbar": {
-                **_COLORBAR,
-                "x": right[1] + 0.01,
-                "y": (bottom[0] + bottom[1]) / 2,
-                "len": bottom[1] - bottom[0],
-                "title": "error",
-            },
-        },
-    )
+        if (marks := clipped_trace(panel)) is not None:
+            fig.add_trace(marks, row=row + 1, col=col + 1)
+        if name != "dequantized":
+            bx, by, blen = bars[len(layout)]
+            colorbar = {**_COLORBAR, "x": bx, "y": by, "len": blen, "title": panel.colorbar}
+            layout[axes[name]] = {**panel_axes(panel), "colorbar": colorbar}
+    fig.update_layout(**layout)
     metrics = title_metrics(x, result)
     title = (
-        f"{scheme.label()} — MSE {fmt(metrics['mse'])}, SQNR {fmt(metrics['sqnr_db'], 3)} dB, "
+        f"{scheme.label()} — MSE {fmt(metrics['mse'])}, SQNR {fmt(metrics['sqnr_db'])} dB, "
         f"{result.num_scales} scale{'s' if result.num_scales != 1 else ''}"
     )
-    note, extra = _join_notes(dm_x.note, plan.note)
+    note, extra = _join_notes(window_note(dm_x), plan.note)
     # A boundary note grows the top margin and the figure alike, so the panels keep the size
     # the boundaries were planned for.
     final_top = (120 if note else 90) + extra

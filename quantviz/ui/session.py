@@ -37,6 +37,10 @@ _TENSOR = "qv_tensor"
 _SETTINGS = "qv_settings"
 _URL_READ = "qv_url_read"
 _URL_ERRORS = "qv_url_errors"
+_VIEW = "qv_view"
+# View settings a page keeps in the URL beside the scheme (Quantize's zoom window and colour
+# range); pages read and write them with get_view_param / set_view_param.
+VIEW_PARAMS = ("zoom", "crange")
 server_memory.drop_on_end(_TENSOR)
 
 # Query parameter names. Generator parameters go in as ``g_<name>``.
@@ -205,6 +209,7 @@ def read_url_once() -> None:
     st.session_state[_URL_READ] = True
     errors: list[str] = []
     qp = st.query_params.to_dict()
+    st.session_state[_VIEW] = {k: qp[k] for k in VIEW_PARAMS if k in qp}
     if QP_SCHEME in qp:
         try:
             set_scheme(qp[QP_SCHEME])
@@ -321,11 +326,30 @@ def set_scheme(scheme: qv.QuantScheme | str) -> None:
     set_settings(settings_from_scheme(scheme))
 
 
+def get_view_param(name: str) -> str | None:
+    """A view setting kept in the URL (one of :data:`VIEW_PARAMS`), None when unset."""
+    return st.session_state.get(_VIEW, {}).get(name)
+
+
+def set_view_param(name: str, value: str | None) -> None:
+    """Keep (or, with None, drop) a view setting in the URL from the next write on."""
+    if name not in VIEW_PARAMS:
+        raise ValueError(f"unknown view parameter {name!r}; choose from {VIEW_PARAMS}")
+    view = dict(st.session_state.get(_VIEW, {}))
+    if value is None:
+        view.pop(name, None)
+    else:
+        view[name] = value
+    st.session_state[_VIEW] = view
+
+
 def share_params() -> dict[str, str]:
-    """The query parameters of the current view: the scheme slug and, when possible, the tensor."""
+    """The query parameters of the current view: the scheme slug, when possible the tensor, and
+    the view settings (zoom, colour range) pages keep."""
     params = dict(current().url_params)
     with contextlib.suppress(ValueError):  # an unfinished setting: the URL keeps the tensor only
         params[QP_SCHEME] = scheme_from_settings(get_settings()).slug()
+    params.update(st.session_state.get(_VIEW, {}))
     return params
 
 

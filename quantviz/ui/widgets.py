@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from quantviz.figures._common import DIGITS, number_text
 from quantviz.inputs.stats import OUTLIER_SIGMAS
 from quantviz.ui import cache
 from quantviz.ui.session import CurrentTensor
@@ -15,17 +15,12 @@ from quantviz.ui.session import CurrentTensor
 _PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
-def fmt(value: float, digits: int = 4) -> str:
-    """A number for a metric card: ``digits`` significant digits, ``∞`` for infinities."""
+def fmt(value: float | int | None, digits: int = DIGITS) -> str:
+    """A number for a metric card, written as every figure writes it
+    (:func:`quantviz.figures.number_text`); "–" for a missing value."""
     if value is None:
         return "–"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if isinstance(value, float) and math.isnan(value):
-        return "NaN"
-    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
-        return f"{int(value):,}"
-    return f"{value:.{digits}g}"
+    return number_text(value, digits)
 
 
 def fmt_shape(shape: Any) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 
 import quantviz as qv
+from quantviz.figures._common import number_text
 from quantviz.inputs import generate
 from quantviz.metrics import ideal_sqnr_db
 from quantviz.ui.session import EXAMPLE
@@ -21,7 +23,8 @@ from tests.app._helpers import (
 )
 
 EXAMPLE_T = torch.tensor(EXAMPLE)
-CHARTS = {"q_heatmaps", "q_scales", "q_hist", "q_err_hist"}
+PANELS = ("q_heat_original", "q_heat_quantized", "q_heat_dequantized", "q_heat_error")
+CHARTS = {*PANELS, "q_scales", "q_hist", "q_err_hist"}
 DOWNLOADS = {"q_dl_safetensors", "q_dl_npz", "q_dl_csv", "q_dl_scales_csv"}
 
 GRANULARITIES = {
@@ -49,7 +52,7 @@ def test_each_granularity_shows_charts_and_core_metrics(app, gran):
     m = metrics(at)
     assert float(m["MSE"]) == pytest.approx(expected["mse"], rel=1e-3)
     assert float(m["Max error"]) == pytest.approx(expected["max_abs_error"], rel=1e-3)
-    assert m["SQNR"] == f"{expected['sqnr_db']:.1f} dB"
+    assert m["SQNR"] == f"{number_text(expected['sqnr_db'])} dB"
     assert at.query_params["scheme"] == scheme.slug()
 
 
@@ -67,18 +70,20 @@ def test_notebook_numbers(app, gran, mse):
 
 def test_heatmaps_are_four_panels_with_the_integers(app):
     at = app(QUANTIZE)
-    fig = charts(at)["q_heatmaps"]
-    heat = [t for t in fig["data"] if t["type"] == "heatmap"]
-    assert len(heat) == 4
+    figs = charts(at)
+    heat = {k: next(t for t in figs[k]["data"] if t["type"] == "heatmap") for k in PANELS}
     q = qv.quantize(EXAMPLE_T, qv.QuantScheme()).q
-    assert any(np.array_equal(array(t["z"]), q.numpy()) for t in heat)
+    np.testing.assert_array_equal(array(heat["q_heat_quantized"]["z"]), q.numpy())
+    np.testing.assert_array_equal(array(heat["q_heat_original"]["z"]), EXAMPLE_T.numpy())
 
 
-def test_sqnr_card_compares_with_the_ideal(app):
+def test_sqnr_card_shows_the_ideal_as_a_reference_not_a_failure(app):
     at = app(QUANTIZE)
     at.selectbox(key="q_bits").set_value(4).run()
     card = next(m for m in at.metric if m.label == "SQNR")
-    assert f"ideal {ideal_sqnr_db(4):.1f}" in card.delta
+    assert f"ideal {number_text(ideal_sqnr_db(4))} dB" in card.delta
+    assert card.proto.color == MetricProto.MetricColor.GRAY  # not a red alarm
+    assert "full-scale sine" in card.help
 
 
 @pytest.mark.parametrize(
@@ -152,7 +157,9 @@ def test_large_tensor_is_downsampled_for_display(app):
     x = generate("outliers", (1024, 1536), seed=1)
     expected = qv.error_metrics(x, qv.quantize(x, qv.QuantScheme()).dequantize())
     assert float(metrics(at)["MSE"]) == pytest.approx(expected["mse"], rel=1e-3)
-    heat = [t for t in charts(at)["q_heatmaps"]["data"] if t["type"] == "heatmap"]
+    figs = charts(at)
+    heat = [t for k in PANELS for t in figs[k]["data"] if t["type"] == "heatmap"]
+    assert len(heat) == 4
     for trace in heat:
         rows, cols = array(trace["z"]).shape
         assert rows <= 128

@@ -34,7 +34,7 @@ def _check_model(app: WatchedPage) -> None:
 
 CHECKS = {
     "Quantize": lambda app: expect(
-        app.widget("q_heatmaps").locator(".js-plotly-plot")
+        app.widget("q_heat_original").locator(".js-plotly-plot")
     ).to_be_visible(timeout=TIMEOUT_MS),
     "Compare": lambda app: expect(app.widget("cmp_table")).to_be_visible(timeout=TIMEOUT_MS),
     "Bit width": _check_bit_width,

@@ -26,21 +26,25 @@ def _int8(granularity: qv.Granularity) -> qv.QuantScheme:
     return qv.QuantScheme(bits=8, symmetric=True, signed=True, granularity=granularity)
 
 
+PANELS = ("original", "quantized", "dequantized", "error")
+
+
 def test_four_heatmaps_render_with_their_titles(app: WatchedPage) -> None:
     app.go("Quantize")
-    chart = app.widget("q_heatmaps").locator(".js-plotly-plot")
-    expect(chart).to_be_visible(timeout=TIMEOUT_MS)
-    # Plotly draws each heatmap trace as an <image> inside a g.hm layer.
-    expect(chart.locator("g.hm image")).to_have_count(4, timeout=TIMEOUT_MS)
-    titles = app.chart_texts("q_heatmaps", ".annotation-text")
     scheme = _int8(qv.PerTensor())
-    heads = [t.split(" ")[0] for t in titles[:4]]
-    assert heads == ["original", "quantized", "dequantized", "error"], titles
-    assert f"{scheme.q_min} … {scheme.q_max}" in titles[1], titles  # the integer grid is named
-    for box in chart.locator("g.hm image").all():
-        bounds = box.bounding_box()
+    for name in PANELS:
+        chart = app.widget(f"q_heat_{name}").locator(".js-plotly-plot")
+        expect(chart).to_be_visible(timeout=TIMEOUT_MS)
+        # Plotly draws a heatmap trace as an <image> inside a g.hm layer.
+        expect(chart.locator("g.hm image")).to_have_count(1, timeout=TIMEOUT_MS)
+        bounds = chart.locator("g.hm image").bounding_box()
         assert bounds is not None
         assert min(bounds["width"], bounds["height"]) > 20, bounds
+        title = app.chart_texts(f"q_heat_{name}", ".gtitle")
+        assert title, name
+        assert title[0].startswith(name), title
+    title = app.chart_texts("q_heat_quantized", ".gtitle")[0]
+    assert f"{scheme.q_min} … {scheme.q_max}" in title  # the integer grid is named
     # The other charts of the page draw too.
     for key in ("q_scales", "q_hist", "q_err_hist"):
         expect(app.widget(key).locator(".js-plotly-plot")).to_be_visible()
@@ -63,8 +67,8 @@ def test_granularity_change_updates_the_metrics(app: WatchedPage) -> None:
         assert parse_number(cards["SQNR"]) == pytest.approx(want["sqnr_db"], abs=0.05)
         bits = qv.bits_per_element(tuple(NOTEBOOK.shape), scheme)
         assert parse_number(cards["Bits / element"]) == pytest.approx(bits, rel=1e-2)
-        # The heatmaps were redrawn for the new scheme: their title names it.
-        titles = app.chart_texts("q_heatmaps", ".gtitle")
+        # The histogram was redrawn for the new scheme: its title names it.
+        titles = app.chart_texts("q_hist", ".gtitle")
         assert any(scheme.label() in t for t in titles), (scheme.label(), titles)
     assert seen["per-tensor"]["MSE"] != seen["per-row"]["MSE"] != seen["per-column"]["MSE"]
     assert seen["per-tensor"]["Bits / element"] != seen["per-row"]["Bits / element"]

@@ -42,15 +42,54 @@ def test_counts_cover_every_value(normal):
     assert sum(bars.y) == normal.numel()
 
 
-def test_finer_granularity_draws_the_coarsest_block_and_names_it(normal):
-    res = qv.quantize(normal, qv.parse_scheme("int8-sym-per-row"))
-    fig = histogram_with_grid(normal, res)
-    row = int(res.scale.flatten().argmax())
+def test_finer_granularity_defaults_to_the_block_with_the_most_error(normal):
+    x = normal.clone()
+    x[17, 3] = 40.0  # row 17's grid is 40/127 wide: its rounding error dwarfs the others'
+    res = qv.quantize(x, qv.parse_scheme("int8-sym-per-row"))
+    fig = histogram_with_grid(x, res)
     levels = trace(fig, "grid levels")
-    assert f"row {row} (largest scale)" in levels.name
+    assert "row 17 (most error)" in levels.name
+    assert fig.layout.title.text.startswith("values of block 17 ")
     assert "every 4th of 256" in levels.name  # 256 levels thinned to at most 64 lines
-    step = np.diff(vertical_lines(levels))
-    np.testing.assert_allclose(step, 4 * float(res.scale.max()), rtol=1e-5)
+    np.testing.assert_allclose(np.diff(vertical_lines(levels)), 4 * float(res.scale[17]), rtol=1e-5)
+    assert sum(trace(fig, "values").y) == 256  # that row's values only
+
+
+@pytest.mark.parametrize(
+    "slug",
+    ["int4-sym-per-group-32", "int4-asym-per-group-16-dim0", "int8-sym-per-block-16x32"],
+    ids=["groups-along-rows", "groups-down-columns", "tiles"],
+)
+def test_a_picked_block_draws_its_own_grid_over_its_own_values(normal, slug):
+    res = qv.quantize(normal, qv.parse_scheme(slug))
+    idx = res.num_scales // 2 + 1
+    fig = histogram_with_grid(normal, res, block=idx)
+    scale = float(res.scale.reshape(-1)[idx])
+    zp = int(res.zero_point.reshape(-1)[idx])
+    s = res.scheme
+    np.testing.assert_allclose(
+        vertical_lines(trace(fig, "clip points")),
+        [scale * (s.q_min - zp), scale * (s.q_max - zp)],
+        rtol=1e-6,
+    )
+    assert sum(trace(fig, "values").y) == normal.numel() // res.num_scales
+    with pytest.raises(
+        ValueError, match=f"block must be an integer from 0 to {res.num_scales - 1}"
+    ):
+        histogram_with_grid(normal, res, block=res.num_scales)
+
+
+def test_clipped_values_are_drawn_outside_the_clip_points(normal):
+    x = normal.clone()
+    x[5, :4] = torch.tensor([9.0, -9.0, 8.5, 7.0])
+    res = qv.quantize(x, qv.parse_scheme("int8-sym-per-row-p99"))
+    fig = histogram_with_grid(x, res, block=5)
+    red = trace(fig, "clipped")
+    lo, hi = vertical_lines(trace(fig, "clip points"))
+    mask = qv.clipped_mask(x, res)[5]
+    assert sum(red.y) == int(mask.sum()) > 0
+    centres = np.asarray(red.x)[np.asarray(red.y) > 0]
+    assert np.all((centres < lo) | (centres > hi))
 
 
 def test_clipped_share_is_reported(normal):

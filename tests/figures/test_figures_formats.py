@@ -16,6 +16,7 @@ from quantviz.figures import (
     scales_chart,
     tradeoff_chart,
 )
+from quantviz.figures.downsample import Window
 from quantviz.figures.formats import block_levels, steps_note
 from quantviz.figures.learn_formats import power_of_two_cost
 from quantviz.presets import PRESETS
@@ -162,25 +163,43 @@ def test_format_number_line_refuses_more_than_one_scale():
         format_number_line(torch.ones(4), qv.QuantScheme(granularity=qv.PerChannel(0)))
 
 
-def test_histogram_of_q4_0_draws_the_block_with_the_largest_magnitude_scale():
+def test_histogram_of_q4_0_draws_a_negative_scale_as_a_mirrored_grid():
     # Every block's extreme is positive, so llama.cpp's q4_0 stores negative scales.
     x = torch.cat([torch.linspace(-1, 4, 32), torch.linspace(-1, 2, 32)]).reshape(1, 64)
     res = qv.quantize(x, PRESETS["q4_0"])
     assert bool((res.scale < 0).all())
-    levels = _segments(_trace(histogram_with_grid(x, res), "grid levels"))
-    s = float(res.scale.reshape(-1)[0])  # the first block's, the larger |scale|
-    np.testing.assert_allclose(levels, np.sort(s * np.arange(-8, 8)), rtol=1e-6)
+    for block in (0, 1):
+        levels = _segments(_trace(histogram_with_grid(x, res, block=block), "grid levels"))
+        s = float(res.scale.reshape(-1)[block])
+        np.testing.assert_allclose(levels, np.sort(s * np.arange(-8, 8)), rtol=1e-6)
 
 
-def test_codes_of_a_downsampled_panel_ride_with_its_indices_in_uint16():
+def test_a_pooled_codes_panel_shows_the_mean_magnitude_of_the_element_values():
     x = torch.randn(300, 1024, generator=torch.Generator().manual_seed(1))
     res = qv.quantize(x, PRESETS["mxfp4"])
-    panel = next(t for t in quantization_heatmaps(x, res).data if t.name == "quantized")
+    fig = quantization_heatmaps(x, res)
+    panel = next(t for t in fig.data if t.name == "quantized")
+    z = np.asarray(panel.z, dtype=float)
+    step_r, step_c = -(-300 // z.shape[0]), -(-1024 // z.shape[1])
+    window = res.element_values().abs()[:step_r, :step_c]
+    assert z[0, 0] == pytest.approx(float(window.mean()), rel=1e-5)
+    assert fig.layout.coloraxis2.cmin == 0.0
+    assert fig.layout.coloraxis2.cmax == 6.0  # FP4 E2M1's largest magnitude
+
+
+def test_a_zoomed_codes_panel_shows_element_values_with_the_stored_code_in_the_hover():
+    x = torch.randn(300, 1024, generator=torch.Generator().manual_seed(1))
+    res = qv.quantize(x, PRESETS["mxfp4"])
+    window = Window(10, 18, 40, 48)
+    fig = quantization_heatmaps(x, res, window=window)
+    panel = next(t for t in fig.data if t.name == "quantized")
+    np.testing.assert_array_equal(
+        np.asarray(panel.z, dtype=float), res.element_values()[10:18, 40:48].numpy()
+    )
     data = np.asarray(panel.customdata)
     assert data.dtype == np.uint16
-    rows, cols, codes = data[..., 0], data[..., 1], data[..., 2]
-    np.testing.assert_array_equal(codes, res.q.numpy()[rows, cols])
-    assert "code %{customdata[2]}" in panel.hovertemplate
+    np.testing.assert_array_equal(data[..., -1], res.q.numpy()[10:18, 40:48])
+    assert f"code %{{customdata[{data.shape[-1] - 1}]}}" in panel.hovertemplate
 
 
 def test_power_of_two_scales_name_their_exponent_in_the_hover():

@@ -127,8 +127,12 @@ def test_positive_values_get_a_sequential_scale():
     res = qv.quantize(x, qv.parse_scheme("int8-sym-per-tensor"))
     fig = quantization_heatmaps(x, res)
     axis = fig.layout.coloraxis
-    both = torch.cat([x.flatten(), res.dequantize().flatten()])
-    assert (axis.cmin, axis.cmax) == (float(both.min()), float(both.max()))
+    # The original's range, shared by the dequantized panel; its cells beyond it are marked.
+    assert (axis.cmin, axis.cmax) == (float(x.min()), float(x.max()))
+    x_hat = res.dequantize()
+    beyond = int(((x_hat < x.min() - 1e-5) | (x_hat > x.max() + 1e-5)).sum())
+    marks = [t for t in fig.data if t.name == "beyond the colour range"]
+    assert sum(len(t.x) for t in marks) == beyond
     assert colors(axis.colorscale) == colors(get_colorscale(VALUES_SEQUENTIAL))
     assert axis.cmid is None
 
