@@ -142,6 +142,9 @@ def quantize_blocks(
         q, scale, zp = quantize_llama(blocks.data, blocks.valid, scheme.preset or "", scheme.bits)
         extras: dict[str, object] = {}
         return blocks.restore(q), blocks.params_to_grid(scale), blocks.params_to_grid(zp), extras
+    if _fused_rows_apply(blocks, scheme):
+        q, scale, zp, extras = _quantize_rows_fused(blocks.data, scheme)
+        return blocks.restore(q), blocks.params_to_grid(scale), blocks.params_to_grid(zp), extras
     scale, zp, extras = block_params(blocks, scheme)
     multiplier = extras.pop("multiplier", None)
     scale_grid = blocks.params_to_grid(scale).contiguous()
@@ -152,6 +155,63 @@ def quantize_blocks(
         layout = Layout(blocks.data, factor, zp, blocks.restore)
     codes = encode_layout(layout, scheme, multiply=multiplier is not None)
     return layout.restore(codes), scale_grid, zp_grid, extras
+
+
+def _fused_rows_apply(blocks: Blocks, scheme: QuantScheme) -> bool:
+    """Whether each slice of block rows can be ranged, scaled and encoded while in cache: the
+    full range, no padding, contiguous rows, and no scale depending on other blocks than the
+    tensor's max (double quantization does)."""
+    data = blocks.data
+    return (
+        scheme.range_method in ("absmax", "minmax")
+        and not scheme.double_quant
+        and blocks.valid is None
+        and data.device.type == "cpu"
+        and data.is_contiguous()
+        and data.shape[0] > 1
+    )
+
+
+def _quantize_rows_fused(
+    data: torch.Tensor, scheme: QuantScheme
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, object]]:
+    """Ranges, stored scales and codes of each cache-sized slice of block rows in one visit
+    (the formats' counterpart of :func:`quantviz.kernels.quantize_rows_fused`): same values as
+    :func:`block_params` then :func:`encode_layout`, with the tensor read from memory once
+    (twice for NVFP4, whose per-tensor scale needs the tensor's max first)."""
+    tensor_amax = float(data.abs().amax()) if scheme.tensor_scale else None
+    if tensor_amax is not None and not torch.isfinite(torch.tensor(tensor_amax)):
+        raise NonFiniteRangeError("non-finite values")
+    out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
+    scales, zps, parts = [], [], []
+    for rows in row_slices(data):
+        part = data[rows]
+        r_min, r_max = block_range(part, None, scheme)
+        _refuse_non_finite_range(r_min, r_max)
+        extreme = signed_extreme(part, None) if scheme.full_grid else None
+        scale, zp, extras = scales_from_range(r_min, r_max, scheme, tensor_amax, extreme)
+        multiplier = extras.pop("multiplier", None)
+        factor = scale if multiplier is None else multiplier
+        y = element_levels(part, factor, zp, scheme, multiply=multiplier is not None)
+        if scheme.is_integer:
+            out[rows] = y.round_().clamp_(scheme.q_min, scheme.q_max)
+        else:
+            encode_codes(y, scheme.element_format, out[rows])
+        scales.append(scale)
+        zps.append(zp)
+        parts.append(extras)
+    return out, torch.cat(scales), torch.cat(zps), _merge_extras(parts)
+
+
+def _merge_extras(parts: list[dict[str, object]]) -> dict[str, object]:
+    """Per-slice extras joined: per-block tensors concatenated, per-tensor values kept once."""
+    merged: dict[str, object] = {}
+    for key, first in parts[0].items():
+        if isinstance(first, torch.Tensor) and first.dim() > 0:
+            merged[key] = torch.cat([p[key] for p in parts])  # type: ignore[misc]
+        else:
+            merged[key] = first
+    return merged
 
 
 # Clip ratios of the MSE search, as quantviz.ranges.mse_search tries them: a coarse grid from the
