@@ -65,7 +65,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)  # one thread: steadier ratios on a shared machine
     x = torch.randn(args.size, args.size, generator=torch.Generator().manual_seed(0))
     schemes = {name: qv.parse_scheme(slug) for name, slug in SCHEMES.items()}
     fns = {name: (lambda s=s: qv.quantize(x, s)) for name, s in schemes.items()}

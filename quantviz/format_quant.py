@@ -30,16 +30,18 @@ def element_levels(
     zero_point: torch.Tensor,
     scheme: QuantScheme,
     multiply: bool = False,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``x`` in element units: ``x / scale`` (+ an integer zero point), or ``(x - zp) / scale``
     for a float zero point; ``x · scale`` when ``multiply`` (``scale`` is then NVFP4's
-    reciprocal multiplier). A zero scale (llama.cpp's all-zero block) gives level 0."""
+    reciprocal multiplier). A zero scale (llama.cpp's all-zero block) gives level 0.
+    ``out``: a float32 buffer shaped like ``x`` to write into instead of allocating."""
     if multiply:
-        return x * scale
+        return torch.mul(x, scale, out=out) if out is not None else x * scale
     if scheme.float_zero_point:
         y = (x - zero_point) / scale
     else:
-        y = x / scale
+        y = torch.div(x, scale, out=out) if out is not None else x / scale
         if not scheme.symmetric:
             y.add_(zero_point)
     if allows_zero_scale(scheme):
@@ -185,9 +187,11 @@ def _quantize_rows_fused(
         _refuse_non_finite_range(lo, hi)
         tensor_amax = max(-float(lo), float(hi))
     out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
+    scratch = _Scratch(data, scheme)
     scales, zps, parts = [], [], []
     for rows in row_slices(data):
         part = data[rows]
+        n = rows.stop - rows.start
         if scheme.symmetric and part.shape[1] < _SHORT_ROWS:
             r_max = _abs_row_max(part)  # = block_range's max(-min, max), faster on short rows
             r_min = -r_max
@@ -198,11 +202,8 @@ def _quantize_rows_fused(
         scale, zp, extras = scales_from_range(r_min, r_max, scheme, tensor_amax, extreme)
         multiplier = extras.pop("multiplier", None)
         factor = scale if multiplier is None else multiplier
-        y = element_levels(part, factor, zp, scheme, multiply=multiplier is not None)
-        if scheme.is_integer:
-            out[rows] = y.round_().clamp_(scheme.q_min, scheme.q_max)
-        else:
-            encode_codes(y, scheme.element_format, out[rows])
+        y = element_levels(part, factor, zp, scheme, multiplier is not None, scratch.y(n))
+        _store_codes(y, scheme, out[rows], scratch.ints(n))
         scales.append(scale)
         zps.append(zp)
         parts.append(extras)
@@ -315,14 +316,46 @@ def encode_layout(layout: Layout, scheme: QuantScheme, multiply: bool = False) -
     written straight into the output. ``multiply``: ``layout.scale`` holds multipliers."""
     data = layout.data
     out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
+    scratch = _Scratch(data, scheme)
     for rows in row_slices(data):
         part_scale, part_zp = _param(layout.scale, rows), _param(layout.zero_point, rows)
-        y = element_levels(data[rows], part_scale, part_zp, scheme, multiply)
-        if scheme.is_integer:
-            out[rows] = y.round_().clamp_(scheme.q_min, scheme.q_max)
-        else:
-            encode_codes(y, scheme.element_format, out[rows])
+        n = rows.stop - rows.start
+        y = element_levels(data[rows], part_scale, part_zp, scheme, multiply, scratch.y(n))
+        _store_codes(y, scheme, out[rows], scratch.ints(n))
     return out
+
+
+class _Scratch:
+    """Slice-sized float32 (and, for the FP6/FP4 bit arithmetic, two int32) buffers reused by
+    every slice, so the element pass allocates (and page-faults) nothing per slice, as the
+    integer kernels do."""
+
+    def __init__(self, data: torch.Tensor, scheme: QuantScheme) -> None:
+        rows = next(iter(row_slices(data))).stop if data.shape[0] else 0
+        shape = (rows, *data.shape[1:])
+        self._y = torch.empty(shape, dtype=torch.float32, device=data.device)
+        bit_path = scheme.element_format in ("fp6_e2m3", "fp6_e3m2", "fp4_e2m1")
+        self._ints = [torch.empty(shape, dtype=torch.int32, device=data.device) for _ in "ab"]
+        self._ints = self._ints if bit_path else []
+
+    def y(self, n: int) -> torch.Tensor:
+        return self._y[:n]
+
+    def ints(self, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return (self._ints[0][:n], self._ints[1][:n]) if self._ints else None
+
+
+def _store_codes(
+    y: torch.Tensor,
+    scheme: QuantScheme,
+    out: torch.Tensor,
+    ints: tuple[torch.Tensor, torch.Tensor] | None,
+) -> None:
+    """Codes of the element levels ``y`` (overwritten) into ``out``."""
+    if scheme.is_integer:
+        out.copy_(y.round_().clamp_(scheme.q_min, scheme.q_max))
+    else:
+        encode_codes(y, scheme.element_format, out, ints)
 
 
 def decode_layout(layout: Layout, scheme: QuantScheme) -> torch.Tensor:
