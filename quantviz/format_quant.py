@@ -192,8 +192,10 @@ def _quantize_rows_fused(
     for rows in row_slices(data):
         part = data[rows]
         n = rows.stop - rows.start
-        if scheme.symmetric and part.shape[1] < _SHORT_ROWS:
-            r_max = _abs_row_max(part)  # = block_range's max(-min, max), faster on short rows
+        if scheme.symmetric and 1 < part.shape[1] < _SHORT_ROWS:
+            # = block_range's max(-min, max), faster on short rows; |x| goes in the y buffer,
+            # which the element levels overwrite next
+            r_max = _abs_row_max(torch.abs(part, out=scratch.y(n)))
             r_min = -r_max
         else:
             r_min, r_max = block_range(part, None, scheme)
@@ -214,10 +216,9 @@ def _quantize_rows_fused(
 _SHORT_ROWS = 32
 
 
-def _abs_row_max(part: torch.Tensor) -> torch.Tensor:
-    """``max |x|`` of each row as ``(rows, 1)``, by halving the rows with element-wise maxima
-    (an odd leftover column is folded into the first); NaN propagates."""
-    v = part.abs()
+def _abs_row_max(v: torch.Tensor) -> torch.Tensor:
+    """The max of each row of ``v`` (``|x|``) as ``(rows, 1)``, by halving the rows with
+    element-wise maxima (an odd leftover column is folded into the first); NaN propagates."""
     while v.shape[1] > 1:
         half = v.shape[1] // 2
         folded = torch.maximum(v[:, :half], v[:, half : 2 * half])

@@ -21,6 +21,8 @@ EXTRA = [
     "fp6_e3m2-sym-per-group-32-e8m0",
     "nf4-sym-per-block-16x16",
     "fp4_e2m1-sym-per-group-24-fp16",
+    "fp4_e2m1-sym-per-group-1",
+    "nf4-sym-per-group-3",
     "int8-sym-per-group-32-e8m0-mse",
     "nf4-g64-p99",
     "nvfp4-mse",
