@@ -30,16 +30,18 @@ def element_levels(
     zero_point: torch.Tensor,
     scheme: QuantScheme,
     multiply: bool = False,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``x`` in element units: ``x / scale`` (+ an integer zero point), or ``(x - zp) / scale``
     for a float zero point; ``x · scale`` when ``multiply`` (``scale`` is then NVFP4's
-    reciprocal multiplier). A zero scale (llama.cpp's all-zero block) gives level 0."""
+    reciprocal multiplier). A zero scale (llama.cpp's all-zero block) gives level 0.
+    ``out``: a float32 buffer shaped like ``x`` to write into instead of allocating."""
     if multiply:
-        return x * scale
+        return torch.mul(x, scale, out=out) if out is not None else x * scale
     if scheme.float_zero_point:
         y = (x - zero_point) / scale
     else:
-        y = x / scale
+        y = torch.div(x, scale, out=out) if out is not None else x / scale
         if not scheme.symmetric:
             y.add_(zero_point)
     if allows_zero_scale(scheme):
@@ -142,6 +144,9 @@ def quantize_blocks(
         q, scale, zp = quantize_llama(blocks.data, blocks.valid, scheme.preset or "", scheme.bits)
         extras: dict[str, object] = {}
         return blocks.restore(q), blocks.params_to_grid(scale), blocks.params_to_grid(zp), extras
+    if _fused_rows_apply(blocks, scheme):
+        q, scale, zp, extras = _quantize_rows_fused(blocks.data, scheme)
+        return blocks.restore(q), blocks.params_to_grid(scale), blocks.params_to_grid(zp), extras
     scale, zp, extras = block_params(blocks, scheme)
     multiplier = extras.pop("multiplier", None)
     scale_grid = blocks.params_to_grid(scale).contiguous()
@@ -152,6 +157,86 @@ def quantize_blocks(
         layout = Layout(blocks.data, factor, zp, blocks.restore)
     codes = encode_layout(layout, scheme, multiply=multiplier is not None)
     return layout.restore(codes), scale_grid, zp_grid, extras
+
+
+def _fused_rows_apply(blocks: Blocks, scheme: QuantScheme) -> bool:
+    """Whether each slice of block rows can be ranged, scaled and encoded while in cache: the
+    full range, no padding, contiguous rows, and no scale depending on other blocks than the
+    tensor's max (double quantization does)."""
+    data = blocks.data
+    return (
+        scheme.range_method in ("absmax", "minmax")
+        and not scheme.double_quant
+        and blocks.valid is None
+        and data.device.type == "cpu"
+        and data.is_contiguous()
+        and data.shape[0] > 1
+    )
+
+
+def _quantize_rows_fused(
+    data: torch.Tensor, scheme: QuantScheme
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, object]]:
+    """Ranges, stored scales and codes of each cache-sized slice of block rows in one visit
+    (the formats' counterpart of :func:`quantviz.kernels.quantize_rows_fused`): same values as
+    :func:`block_params` then :func:`encode_layout`, with the tensor read from memory once
+    (twice for NVFP4, whose per-tensor scale needs the tensor's max first)."""
+    tensor_amax = None
+    if scheme.tensor_scale:  # one fused min/max pass, no |x| copy
+        lo, hi = torch.aminmax(data)
+        _refuse_non_finite_range(lo, hi)
+        tensor_amax = max(-float(lo), float(hi))
+    out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
+    scratch = _Scratch(data, scheme)
+    scales, zps, parts = [], [], []
+    for rows in row_slices(data):
+        part = data[rows]
+        n = rows.stop - rows.start
+        if scheme.symmetric and 1 < part.shape[1] < _SHORT_ROWS:
+            # = block_range's max(-min, max), faster on short rows; |x| goes in the y buffer,
+            # which the element levels overwrite next
+            r_max = _abs_row_max(torch.abs(part, out=scratch.y(n)))
+            r_min = -r_max
+        else:
+            r_min, r_max = block_range(part, None, scheme)
+        _refuse_non_finite_range(r_min, r_max)
+        extreme = signed_extreme(part, None) if scheme.full_grid else None
+        scale, zp, extras = scales_from_range(r_min, r_max, scheme, tensor_amax, extreme)
+        multiplier = extras.pop("multiplier", None)
+        factor = scale if multiplier is None else multiplier
+        y = element_levels(part, factor, zp, scheme, multiplier is not None, scratch.y(n))
+        _store_codes(y, scheme, out[rows], scratch.ints(n))
+        scales.append(scale)
+        zps.append(zp)
+        parts.append(extras)
+    return out, torch.cat(scales), torch.cat(zps), _merge_extras(parts)
+
+
+# torch's CPU row reductions slow down several-fold on rows shorter than this (NVFP4's 16).
+_SHORT_ROWS = 32
+
+
+def _abs_row_max(v: torch.Tensor) -> torch.Tensor:
+    """The max of each row of ``v`` (``|x|``) as ``(rows, 1)``, by halving the rows with
+    element-wise maxima (an odd leftover column is folded into the first); NaN propagates."""
+    while v.shape[1] > 1:
+        half = v.shape[1] // 2
+        folded = torch.maximum(v[:, :half], v[:, half : 2 * half])
+        if v.shape[1] % 2:
+            folded[:, :1] = torch.maximum(folded[:, :1], v[:, 2 * half :])
+        v = folded
+    return v
+
+
+def _merge_extras(parts: list[dict[str, object]]) -> dict[str, object]:
+    """Per-slice extras joined: per-block tensors concatenated, per-tensor values kept once."""
+    merged: dict[str, object] = {}
+    for key, first in parts[0].items():
+        if isinstance(first, torch.Tensor) and first.dim() > 0:
+            merged[key] = torch.cat([p[key] for p in parts])  # type: ignore[misc]
+        else:
+            merged[key] = first
+    return merged
 
 
 # Clip ratios of the MSE search, as quantviz.ranges.mse_search tries them: a coarse grid from the
@@ -232,14 +317,46 @@ def encode_layout(layout: Layout, scheme: QuantScheme, multiply: bool = False) -
     written straight into the output. ``multiply``: ``layout.scale`` holds multipliers."""
     data = layout.data
     out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
+    scratch = _Scratch(data, scheme)
     for rows in row_slices(data):
         part_scale, part_zp = _param(layout.scale, rows), _param(layout.zero_point, rows)
-        y = element_levels(data[rows], part_scale, part_zp, scheme, multiply)
-        if scheme.is_integer:
-            out[rows] = y.round_().clamp_(scheme.q_min, scheme.q_max)
-        else:
-            encode_codes(y, scheme.element_format, out[rows])
+        n = rows.stop - rows.start
+        y = element_levels(data[rows], part_scale, part_zp, scheme, multiply, scratch.y(n))
+        _store_codes(y, scheme, out[rows], scratch.ints(n))
     return out
+
+
+class _Scratch:
+    """Slice-sized float32 (and, for the FP6/FP4 bit arithmetic, two int32) buffers reused by
+    every slice, so the element pass allocates (and page-faults) nothing per slice, as the
+    integer kernels do."""
+
+    def __init__(self, data: torch.Tensor, scheme: QuantScheme) -> None:
+        rows = next(iter(row_slices(data))).stop if data.shape[0] else 0
+        shape = (rows, *data.shape[1:])
+        self._y = torch.empty(shape, dtype=torch.float32, device=data.device)
+        bit_path = scheme.element_format in ("fp6_e2m3", "fp6_e3m2", "fp4_e2m1")
+        self._ints = [torch.empty(shape, dtype=torch.int32, device=data.device) for _ in "ab"]
+        self._ints = self._ints if bit_path else []
+
+    def y(self, n: int) -> torch.Tensor:
+        return self._y[:n]
+
+    def ints(self, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        return (self._ints[0][:n], self._ints[1][:n]) if self._ints else None
+
+
+def _store_codes(
+    y: torch.Tensor,
+    scheme: QuantScheme,
+    out: torch.Tensor,
+    ints: tuple[torch.Tensor, torch.Tensor] | None,
+) -> None:
+    """Codes of the element levels ``y`` (overwritten) into ``out``."""
+    if scheme.is_integer:
+        out.copy_(y.round_().clamp_(scheme.q_min, scheme.q_max))
+    else:
+        encode_codes(y, scheme.element_format, out, ints)
 
 
 def decode_layout(layout: Layout, scheme: QuantScheme) -> torch.Tensor:

@@ -192,6 +192,21 @@ def _rescale(spec: FloatSpec) -> float:
     return 2.0 ** (-126 - spec.emin)
 
 
+def _float_encode_into(
+    y: torch.Tensor, spec: FloatSpec, out: torch.Tensor, scratch: tuple[torch.Tensor, torch.Tensor]
+) -> torch.Tensor:
+    """:func:`_float_encode` written into ``out`` through two int32 ``scratch`` buffers shaped
+    like ``y`` (which is overwritten), allocating nothing: the same integer operations."""
+    sign, lsb = scratch
+    shift = 23 - spec.mbits
+    torch.bitwise_right_shift(y.view(torch.int32), 31, out=sign)
+    sign.bitwise_and_(1 << (spec.ebits + spec.mbits))
+    bits = y.abs_().clamp_(max=spec.max).mul_(_rescale(spec)).view(torch.int32)
+    torch.bitwise_right_shift(bits, shift, out=lsb).bitwise_and_(1)
+    bits.add_(lsb).add_((1 << (shift - 1)) - 1).bitwise_right_shift_(shift).bitwise_or_(sign)
+    return out.copy_(bits)
+
+
 def _float_code_magnitudes(y: torch.Tensor, spec: FloatSpec) -> torch.Tensor:
     """int32 ``|code|`` (exponent and mantissa fields) of ``y`` rounded to the format: saturate
     at the max, rescale (exact, a power of two), then round the float32 bit pattern to
@@ -245,12 +260,20 @@ def round_elements(y: torch.Tensor, name: str) -> torch.Tensor:
     return round_to_grid(y, values, codes)[0]
 
 
-def encode_codes(y: torch.Tensor, name: str, out: torch.Tensor | None = None) -> torch.Tensor:
+def encode_codes(
+    y: torch.Tensor,
+    name: str,
+    out: torch.Tensor | None = None,
+    scratch: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Codes of ``y`` (float32, divided by the scale; overwritten) in a non-integer element
     format, written into ``out`` (uint8, ``y``'s shape) when given, else returned as an integer
-    tensor (uint8 or int32)."""
+    tensor (uint8 or int32). ``scratch``: two int32 buffers shaped like ``y`` that the FP6/FP4
+    bit arithmetic may use instead of allocating."""
     if name in _TORCH_FP8:
         return _fp8_cast_codes(y, name, out)
+    if name in FLOAT_SPECS and out is not None and scratch is not None:
+        return _float_encode_into(y, FLOAT_SPECS[name], out, scratch)
     if name in FLOAT_SPECS:
         codes = _float_encode(y, FLOAT_SPECS[name])
     else:

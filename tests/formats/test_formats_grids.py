@@ -274,3 +274,19 @@ def test_fp4_matches_torch_float4_cast_where_torch_has_one() -> None:
         pytest.skip(f"no float4_e2m1fn_x2 cast in this torch build: {e}")
     codes = F.encode_codes(y.clone(), "fp4_e2m1").to(torch.uint8).reshape(-1, 2)
     assert torch.equal(packed.view(torch.uint8).reshape(-1), codes[:, 0] | (codes[:, 1] << 4))
+
+
+@pytest.mark.parametrize("name", FP_FORMATS)
+def test_allocation_free_encoder_matches(name) -> None:
+    """The slice encoder that writes through reused int32 buffers gives _float_encode's codes."""
+    spec = F.FLOAT_SPECS[name]
+    gen = torch.Generator().manual_seed(3)
+    grid = F.element_grid(name)
+    y = torch.randn(4096, generator=gen) * torch.exp2(
+        torch.randint(-12, 12, (4096,), generator=gen)
+    )
+    y = torch.cat([y, grid, (grid[1:] + grid[:-1]) / 2, torch.tensor([-0.0, 1e30, -1e30])])
+    out = torch.empty(y.shape, dtype=torch.uint8)
+    scratch = (torch.empty(y.shape, dtype=torch.int32), torch.empty(y.shape, dtype=torch.int32))
+    F._float_encode_into(y.clone(), spec, out, scratch)
+    assert torch.equal(out, F._float_encode(y.clone(), spec).to(torch.uint8))

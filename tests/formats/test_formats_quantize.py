@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import quantviz as qv
+from quantviz import format_quant, kernels
 from quantviz.presets import PRESETS
 from quantviz.scan.engine import tensor_errors
 
@@ -20,6 +21,8 @@ EXTRA = [
     "fp6_e3m2-sym-per-group-32-e8m0",
     "nf4-sym-per-block-16x16",
     "fp4_e2m1-sym-per-group-24-fp16",
+    "fp4_e2m1-sym-per-group-1",
+    "nf4-sym-per-group-3",
     "int8-sym-per-group-32-e8m0-mse",
     "nf4-g64-p99",
     "nvfp4-mse",
@@ -198,3 +201,22 @@ def test_nan_input_is_refused_for_formats() -> None:
     x[1, 3] = float("nan")
     with pytest.raises(ValueError, match="non-finite"):
         qv.quantize(x, PRESETS["mxfp4"])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_fused_slices_match_the_two_pass_path(name, monkeypatch) -> None:
+    """Slices of a few rows (forced by a tiny CHUNK_ELEMENTS) ranged and encoded in one visit
+    give the same codes, scales, zero points and extras as ranging every block first."""
+    x = _x((96, 256), seed=6)
+    scheme = qv.parse_scheme(name)
+    monkeypatch.setattr(format_quant, "_fused_rows_apply", lambda blocks, scheme: False)
+    two_pass = qv.quantize(x, scheme)
+    monkeypatch.undo()
+    monkeypatch.setattr(kernels, "CHUNK_ELEMENTS", 256)
+    fused = qv.quantize(x, scheme)
+    assert torch.equal(fused.q, two_pass.q)
+    assert torch.equal(fused.scale, two_pass.scale)
+    assert torch.equal(fused.zero_point, two_pass.zero_point)
+    assert fused.extras.keys() == two_pass.extras.keys()
+    for key, value in fused.extras.items():
+        assert torch.equal(torch.as_tensor(value), torch.as_tensor(two_pass.extras[key]))
