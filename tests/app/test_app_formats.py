@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import save as save_bytes
 
 import quantviz as qv
+from quantviz.figures._common import number_text
 from quantviz.formats import element_grid
 from quantviz.presets import PRESET_GROUPS, PRESETS
 from quantviz.ui.session import EXAMPLE
@@ -60,22 +61,23 @@ def test_picking_nvfp4_shows_its_codes_and_its_non_uniform_grid(app):
     expected = qv.error_metrics(EXAMPLE_T, res.dequantize())
     assert float(metrics(at)["MSE"]) == pytest.approx(expected["mse"], rel=1e-3)
     bits = qv.bits_per_element(EXAMPLE_T.shape, PRESETS["nvfp4"])
-    assert metrics(at)["Bits / element"] == f"{bits:.3g}"
+    assert metrics(at)["Bits / element"] == number_text(bits)
     figs = charts(at)
     # Codes panel: each cell is the FP4 element value its code means; the code is in the hover.
-    heat = figs["q_heatmaps"]
+    heat = figs["q_heat_quantized"]
     codes = next(t for t in heat["data"] if t.get("name") == "quantized")
     z = array(codes["z"])
     np.testing.assert_array_equal(z, res.element_values().numpy())
     assert set(z.reshape(-1).tolist()) <= set(FP4)
     assert "code %{customdata" in codes["hovertemplate"]
     assert array(codes["customdata"]).reshape(-1).tolist() == res.q.reshape(-1).tolist()
-    titles = [a["text"] for a in heat["layout"]["annotations"]]
-    assert any(t.startswith("quantized codes (fp4_e2m1") for t in titles), titles
-    # Histogram: the FP4 grid times the widest block's scale, unevenly spaced, clipped at ±6·s.
+    assert heat["layout"]["title"]["text"].startswith("quantized codes (fp4_e2m1")
+    # Histogram: the FP4 grid times the scale of the block with the most error (each row is one
+    # block of 16 here), unevenly spaced, clipped at ±6·s.
     hist = figs["q_hist"]
     levels = _segments(_trace(hist, "grid levels"))
-    scale = float(res.scale.max())
+    worst_row = int((res.dequantize() - EXAMPLE_T).square().sum(dim=1).argmax())
+    scale = float(res.scale.reshape(-1)[worst_row])
     np.testing.assert_allclose(levels, np.float32(scale) * np.array(FP4, dtype=np.float32))
     steps = np.diff(levels)
     assert steps.max() / steps.min() == pytest.approx(4.0, rel=1e-5)  # 0.5 near 0, 2 near 6
