@@ -12,6 +12,7 @@ import math
 import torch
 
 from quantviz.scheme import QuantScheme
+from quantviz.slices import map_slices
 
 # A block whose range is exactly zero (all zeros) gets this scale instead of 0, so the division in
 # the quantizer stays finite; every element then maps to the zero point and back to 0.
@@ -216,10 +217,8 @@ def mse_search(
     rows = data.shape[0]
     on_cpu = data.device.type == "cpu"
     step = max(1, _SEARCH_SLICE // max(1, data.shape[1])) if on_cpu else rows
-    scales, zero_points = [], []
-    for start in range(0, rows, step):
-        part = slice(start, min(rows, start + step))
-        scale, zp = _search_rows(data[part], r_min[part], r_max[part], scheme)
-        scales.append(scale)
-        zero_points.append(zp)
-    return torch.cat(scales), torch.cat(zero_points)
+    parts = [slice(start, min(rows, start + step)) for start in range(0, rows, step)]
+    found = map_slices(
+        lambda part: _search_rows(data[part], r_min[part], r_max[part], scheme), parts, on_cpu
+    )
+    return torch.cat([scale for scale, _ in found]), torch.cat([zp for _, zp in found])
