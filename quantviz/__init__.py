@@ -26,6 +26,7 @@ from quantviz.inputs import (
     parse_matrix,
 )
 from quantviz.metrics import error_metrics, quantization_error
+from quantviz.progress import StoppedError
 from quantviz.quantize import (
     QuantResult,
     clipped_count,
@@ -49,6 +50,7 @@ __all__ = [
     "PerTensor",
     "QuantResult",
     "QuantScheme",
+    "StoppedError",
     "TensorEntry",
     "bits_per_element",
     "clipped_count",
