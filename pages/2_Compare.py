@@ -12,6 +12,7 @@ from quantviz.ui.compare_view import (
     block_choices,
     comparison_granularities,
     group_choices,
+    run_comparison,
     seed_choices,
     styled_table,
 )
@@ -51,11 +52,13 @@ for size_note in filter(None, (effective_note(shape, g) for g in grans)):
     st.caption(size_note)
 
 try:
-    with st.spinner(f"Quantizing {len(schemes)} ways…"):
-        table = cache.compare(cur, schemes)
+    computed = run_comparison(cur, schemes)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
+if computed is None:  # stopped by the user
+    st.stop()
+table, grid = computed
 
 show_table(styled_table(table), key="cmp_table", hide_index=True, width="stretch")
 st.download_button(
@@ -81,6 +84,4 @@ bars = cache.figure(
 show_figure(bars, key="cmp_bar")
 
 st.markdown("**Where the error goes** — one shared colour scale, so the panels compare directly")
-with st.spinner("Drawing the error maps…"):
-    grid = cache.error_grid(cur, schemes)
 show_figure(grid, key="cmp_error_maps")
