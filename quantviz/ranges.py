@@ -150,24 +150,36 @@ def _candidate_errors(
     Returns:
         ``(blocks, candidates)`` float64 sums of squared errors.
     """
-    rows, length = data.shape
-    out = torch.zeros(scale.shape, dtype=torch.float64, device=data.device)
-    cols = min(length, _SEARCH_SLICE) if data.device.type == "cpu" else length
-    scratch = torch.empty((rows, cols), dtype=data.dtype, device=data.device)
-    for start in range(0, length, cols):
-        part = data[:, start : start + cols]
-        buf = scratch[:, : part.shape[1]]
-        for k in range(scale.shape[1]):
-            s = scale[:, k : k + 1]
-            torch.div(part, s, out=buf)
-            if scheme.symmetric:
-                buf.round_().clamp_(scheme.q_min, scheme.q_max)
-            else:
-                zp = zero_point[:, k : k + 1]
-                buf.add_(zp).round_().clamp_(scheme.q_min, scheme.q_max).sub_(zp)
-            buf.mul_(s).sub_(part)
-            # One fused pass; in-place square_ then sum is about 3x slower on CPU.
-            out[:, k] += torch.linalg.vector_norm(buf, dim=1).to(torch.float64).square()
+    length = data.shape[1]
+    on_cpu = data.device.type == "cpu"
+    cols = min(length, _SEARCH_SLICE) if on_cpu else length
+    tiles = [slice(start, start + cols) for start in range(0, length, cols)]
+    # A long block's tiles go to the workers (a short block's rows already did, and this runs
+    # inline in the worker); their sums are added in tile order.
+    sums = map_slices(lambda t: _tile_errors(data[:, t], scale, zero_point, scheme), tiles, on_cpu)
+    out = sums[0]
+    for part in sums[1:]:
+        out += part
+    return out
+
+
+def _tile_errors(
+    part: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+) -> torch.Tensor:
+    """:func:`_candidate_errors` of one tile of the blocks' columns."""
+    out = torch.zeros(scale.shape, dtype=torch.float64, device=part.device)
+    buf = torch.empty(part.shape, dtype=part.dtype, device=part.device)
+    for k in range(scale.shape[1]):
+        s = scale[:, k : k + 1]
+        torch.div(part, s, out=buf)
+        if scheme.symmetric:
+            buf.round_().clamp_(scheme.q_min, scheme.q_max)
+        else:
+            zp = zero_point[:, k : k + 1]
+            buf.add_(zp).round_().clamp_(scheme.q_min, scheme.q_max).sub_(zp)
+        buf.mul_(s).sub_(part)
+        # One fused pass; in-place square_ then sum is about 3x slower on CPU.
+        out[:, k] += torch.linalg.vector_norm(buf, dim=1).to(torch.float64).square()
     return out
 
 
@@ -214,6 +226,7 @@ def mse_search(
     if valid is not None:
         # Pads become 0, which every candidate reconstructs exactly: no mask is needed.
         data = data.masked_fill(~valid, 0.0)
+    data = data.contiguous()  # per-column blocks are a strided view: every pass would crawl
     rows = data.shape[0]
     on_cpu = data.device.type == "cpu"
     step = max(1, _SEARCH_SLICE // max(1, data.shape[1])) if on_cpu else rows
