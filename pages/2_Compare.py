@@ -83,5 +83,7 @@ bars = cache.figure(
 )
 show_figure(bars, key="cmp_bar")
 
-st.markdown("**Where the error goes** — one shared colour scale, so the panels compare directly")
+# The figure's own title heads it (a heading above it left a wide gap); the caption under it says
+# how to read it.
 show_figure(grid, key="cmp_error_maps")
+st.caption("Where the error goes: one shared colour scale, so the panels compare directly.")
