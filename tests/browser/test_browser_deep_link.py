@@ -61,3 +61,23 @@ def test_home_input_modes_stay_on_one_line_at_1600_px(app: WatchedPage) -> None:
         expect(radio.get_by_text(name, exact=True)).to_be_visible()
     tops = {round(radio.get_by_text(n, exact=True).bounding_box()["y"]) for n in names}
     assert len(tops) == 1, tops
+
+
+def test_stop_ends_a_long_comparison(app: WatchedPage) -> None:
+    # A 4096×4096 tensor with the MSE-optimal range: Compare takes seconds, with a bar and Stop.
+    query = "src=gen&kind=normal&shape=4096x4096&seed=0&scheme=int4-sym-per-tensor-mse"
+    app.page.goto(f"{app.base_url}/?{query}")
+    app.expect_title("Home")
+    app.idle()
+    link = app.sidebar.get_by_role("link", name="Compare")
+    link.click()
+    stop = app.widget("cmp_stop").get_by_role("button", name="Stop")
+    expect(stop).to_be_visible(timeout=TIMEOUT_MS)
+    expect(app.main.get_by_test_id("stProgress")).to_contain_text("MSE-optimal range")
+    stop.click()
+    expect(app.main.get_by_text("Stopped: Comparing 8 granularities")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    app.idle()
+    expect(app.widget("cmp_table")).to_have_count(0)
+    expect(app.widget("cmp_resume").get_by_role("button", name="Run")).to_be_visible()
