@@ -185,10 +185,12 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-page", action="store_true", help="time the search alone")
+    parser.add_argument("--skip-search", action="store_true", help="time the page alone")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.size}²")
     x = torch.randn(args.size, args.size, generator=torch.Generator().manual_seed(0))
-    bench_search(x, args.repeats)
+    if not args.skip_search:
+        bench_search(x, args.repeats)
     if not args.skip_page:
         bench_page(x, args.repeats)
 
