@@ -23,7 +23,7 @@ import torch
 from quantviz.granularity import Granularity, PerChannel, PerGroup, PerTensor
 from quantviz.ranges import block_range, scale_zero_point
 from quantviz.scheme import QuantScheme
-from quantviz.slices import map_slices
+from quantviz.slices import map_slices, scratch
 
 # Elements per slice: 2^20 float32 = 4 MB, so a slice and its scratch buffer stay in a server
 # CPU's L3 cache while keeping the slice count (and the per-op thread hand-offs) low.
@@ -135,7 +135,7 @@ def quantize_layout(
             None if zp is None else _param_slice(zp, rows),
             q_min,
             q_max,
-            torch.empty(part.shape, dtype=torch.float32, device=data.device),
+            scratch(tuple(part.shape), data.device),
             out[rows],
         )
 
@@ -188,7 +188,7 @@ def quantize_rows_fused(
             None if scheme.symmetric else zp,
             scheme.q_min,
             scheme.q_max,
-            torch.empty(part.shape, dtype=torch.float32, device=data.device),
+            scratch(tuple(part.shape), data.device),
             out[rows],
         )
         return finite
@@ -287,7 +287,7 @@ def dequantized_error_sums(
     zp = None if symmetric else layout.zero_point.to(torch.float32)
 
     def one_slice(part: slice) -> tuple[float, float, float, float]:
-        buf = torch.empty(q[part].shape, dtype=torch.float32, device=q.device)
+        buf = scratch(tuple(q[part].shape), q.device)
         buf.copy_(q[part])
         if zp is not None:
             buf.sub_(_param_slice(zp, part))
@@ -316,7 +316,7 @@ def error_sums(x: torch.Tensor, x_hat: torch.Tensor) -> tuple[float, float, floa
     b = x_hat.reshape(-1)
 
     def one_slice(part: slice) -> tuple[float, float, float, float]:
-        buf = torch.sub(b[part], a[part])
+        buf = torch.sub(b[part], a[part], out=scratch(tuple(a[part].shape), a.device))
         part_sq, part_ab, part_peak = _slice_sums(buf)
         return part_sq, part_ab, part_peak, _sum_of_squares(a[part], buf)
 

@@ -69,6 +69,23 @@ def _in_worker(fn: Callable[[T], R], item: T) -> R:
         _local.inside = False
 
 
+def scratch(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """A float32 buffer of ``shape`` owned by the calling thread, reused across slices and
+    passes: a fresh multi-megabyte buffer per slice costs its page faults every time.
+
+    Valid until the same thread asks again; never hand it to another thread.
+    """
+    numel = 1
+    for n in shape:
+        numel *= n
+    if device.type != "cpu":
+        return torch.empty(shape, dtype=torch.float32, device=device)
+    buf = getattr(_local, "scratch", None)
+    if buf is None or buf.numel() < numel:
+        buf = _local.scratch = torch.empty(numel, dtype=torch.float32)
+    return buf[:numel].view(shape)
+
+
 def map_slices(fn: Callable[[T], R], items: Sequence[T], on_cpu: bool = True) -> list[R]:
     """``[fn(item) for item in items]``, the items shared among worker threads that each run
     torch single-threaded, on the CPU when torch is allowed more than one thread.

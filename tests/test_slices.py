@@ -59,3 +59,18 @@ def test_one_thread_or_one_item_runs_in_the_caller() -> None:
     finally:
         torch.set_num_threads(saved)
     assert names == [here, here]
+
+
+def test_scratch_is_reused_by_its_thread_and_never_shared() -> None:
+    cpu = torch.device("cpu")
+    a = slices.scratch((4, 8), cpu)
+    b = slices.scratch((2, 3), cpu)
+    assert a.data_ptr() == b.data_ptr()  # the same thread gets its buffer back
+    assert b.shape == (2, 3)
+    assert b.dtype == torch.float32
+    other = []
+    thread = threading.Thread(target=lambda: other.append(slices.scratch((4, 8), cpu).data_ptr()))
+    thread.start()
+    thread.join()
+    assert other[0] != a.data_ptr()
+    assert slices.scratch((64, 64), cpu).numel() == 64 * 64  # grows when asked for more
