@@ -19,7 +19,8 @@ st.markdown(
     "then compare granularities and bit widths before you quantize a real model."
 )
 
-left, right = st.columns([5, 7], gap="large")
+# Half and half: at 5/12 the five input modes wrapped onto two lines even at 1600 px.
+left, right = st.columns([1, 1], gap="large")
 below = st.container()  # full width under both columns: a checkpoint's tensor table goes here
 with left:
     st.subheader("Input")

@@ -21,6 +21,7 @@ from quantviz.ui.compare_view import (
     group_choices,
     pick_format_set,
     row_labels,
+    run_comparison,
     seed_choices,
     styled_table,
 )
@@ -94,11 +95,13 @@ for size_note in filter(None, (effective_note(shape, g) for g in grans)):
     st.caption(size_note)
 
 try:
-    with st.spinner(f"Quantizing {len(schemes)} ways…"):
-        table = cache.compare(cur, schemes)
+    computed = run_comparison(cur, schemes)
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
+if computed is None:  # stopped by the user
+    st.stop()
+table, grid = computed
 
 show_table(styled_table(table), key="cmp_table", hide_index=True, width="stretch")
 st.download_button(
@@ -123,7 +126,7 @@ bars = cache.figure(
 )
 show_figure(bars, key="cmp_bar")
 
-st.markdown("**Where the error goes** — one shared colour scale, so the panels compare directly")
-with st.spinner("Drawing the error maps…"):
-    grid = cache.error_grid(cur, schemes)
+# The figure's own title heads it (a heading above it left a wide gap); the caption under it says
+# how to read it.
 show_figure(grid, key="cmp_error_maps")
+st.caption("Where the error goes: one shared colour scale, so the panels compare directly.")

@@ -15,6 +15,8 @@ from quantviz.ui.compare_view import (
     format_options,
     format_schemes,
     group_choices,
+    run_sweep,
+    sweep_table,
 )
 from quantviz.ui.widgets import fmt_shape, show_figure, show_table
 
@@ -43,8 +45,9 @@ by_label = {g.label(): g for g in [*default_granularities(shape), *extra]}
 st.session_state.setdefault("bw_grans", labels)
 st.session_state["bw_grans"] = [g for g in st.session_state["bw_grans"] if g in options] or labels
 
-c1, c2, c3, c4 = st.columns([2.6, 2, 1.2, 1.2])
-c1.multiselect("Granularities", options, key="bw_grans")
+# The granularities get a row of their own: in a narrow column their chips were hidden.
+st.multiselect("Granularities", options, key="bw_grans")
+c2, c3, c4 = st.columns([2, 1.2, 1.2])
 c2.multiselect(
     "Mapping", ["symmetric", "asymmetric"], default=["symmetric", "asymmetric"], key="bw_sym"
 )
@@ -67,16 +70,11 @@ if not grans or not syms:
     st.stop()
 range_method = st.session_state["bw_range"]
 try:
-    with st.spinner(f"Quantizing {len(grans) * len(syms) * len(BITS)} ways…"):
-        sweep = cache.sweep(
-            cur,
-            bits=tuple(BITS),
-            granularities=tuple(grans),
-            symmetric=syms,
-            range_method=None if range_method == "full" else range_method,
-        )
+    sweep = run_sweep(cur, grans, syms, range_method, BITS, RANGES[range_method])
 except ValueError as exc:
     st.error(str(exc))
+    st.stop()
+if sweep is None:  # stopped by the user
     st.stop()
 
 formats = None
@@ -99,7 +97,7 @@ chart = cache.figure(
 show_figure(chart, key="bw_chart")
 
 with st.expander("The numbers"):
-    show_table(sweep, key="bw_table", hide_index=True, width="stretch")
+    show_table(sweep_table(sweep), key="bw_table", hide_index=True, width="stretch")
     if formats is not None:
         show_table(formats, key="bw_formats_table", hide_index=True, width="stretch")
     st.download_button(

@@ -5,7 +5,7 @@ import streamlit as st
 
 import quantviz as qv
 from quantviz.explain import explain_steps
-from quantviz.ui import current, page_setup
+from quantviz.ui import current, page_setup, scheme_controls
 from quantviz.ui.learn_formats import formats_section
 from quantviz.ui.learn_view import GRANULARITIES, fits, matrix_editor, recipe, reset_matrix
 from quantviz.ui.widgets import show_table
@@ -16,8 +16,8 @@ st.title("Learn: linear quantization, step by step")
 st.markdown(
     "Quantizing stores each real number $x$ as a small integer $q$ and one **scale** $s$ per "
     "block of numbers, so that $x \\approx s\\,q$. Which numbers share a scale — the whole "
-    "matrix, each row or each column — decides how large the error gets. Edit any value of the "
-    "matrix and watch every step change."
+    "matrix, each row, each column or each group of 2 along a row — decides how large the "
+    "error gets. Edit any value of the matrix and watch every step change."
 )
 
 st.latex(
@@ -36,8 +36,8 @@ with left:
     except ValueError as exc:
         x, problem = None, str(exc)
 with right:
-    bits = st.selectbox("Bits", [2, 3, 4, 5, 6, 7, 8], index=6, key="learn_bits")
-    mapping = st.radio("Mapping", ["symmetric", "asymmetric"], key="learn_sym", horizontal=True)
+    # The shared bits and mapping (the URL's scheme), so Learn explains what the other pages show.
+    base = scheme_controls("learn", parts=("bits", "sym", "signed"), columns=1)
     st.button("Reset to the notebook example", key="learn_reset", on_click=reset_matrix)
     cur = current()
     if cur.source != "example" and fits(cur.tensor):
@@ -52,18 +52,19 @@ if problem is not None:
     st.error(problem)
     st.stop()
 
-symmetric = mapping == "symmetric"
 steps = {}
 for name, (gran, _) in GRANULARITIES.items():
-    scheme = qv.QuantScheme(bits=int(bits), symmetric=symmetric, signed=True, granularity=gran)
+    scheme = qv.QuantScheme(
+        bits=base.bits, symmetric=base.symmetric, signed=base.signed, granularity=gran
+    )
     try:
         steps[name] = explain_steps(x, scheme)
     except ValueError as exc:
         st.error(str(exc))
         st.stop()
 
-st.subheader("Three ways to share a scale")
-cards = st.columns(3)
+st.subheader(f"{len(steps)} ways to share a scale")
+cards = st.columns(len(steps))
 for col, (name, s) in zip(cards, steps.items(), strict=True):
     scales = ", ".join(f"{v:.4f}" for v in s.scale.reshape(-1))
     col.metric(f"{name} MSE", f"{s.mse:.4g}", help=f"scale(s): {scales}")

@@ -33,6 +33,7 @@ from quantviz.inputs import (
 )
 from quantviz.metrics import error_metrics, quantization_error
 from quantviz.presets import PRESET_GROUPS, PRESETS
+from quantviz.progress import StoppedError
 from quantviz.quantize import (
     QuantResult,
     clipped_count,
@@ -60,6 +61,7 @@ __all__ = [
     "PerTensor",
     "QuantResult",
     "QuantScheme",
+    "StoppedError",
     "TensorEntry",
     "bits_per_element",
     "calibrate_compare",

@@ -11,6 +11,7 @@ import torch
 from quantviz.format_scales import DQ_BLOCK
 from quantviz.formats import SCALE_FORMAT_BITS
 from quantviz.granularity import num_blocks
+from quantviz.progress import OnProgress, report
 from quantviz.quantize import check_input
 from quantviz.scheme import QuantScheme
 
@@ -90,7 +91,10 @@ def scheme_row(
 
 
 def compare(
-    x: torch.Tensor, schemes: Sequence[QuantScheme], scale_bits: int | None = None
+    x: torch.Tensor,
+    schemes: Sequence[QuantScheme],
+    scale_bits: int | None = None,
+    on_progress: OnProgress | None = None,
 ) -> pd.DataFrame:
     """Quantize ``x`` with every scheme and tabulate the errors and storage costs.
 
@@ -100,6 +104,8 @@ def compare(
             per-block on a 1-D tensor) raises ``ValueError``.
         scale_bits: storage bits of one scale; None (default) counts each scheme's scale
             format (fp32 32, fp16 16, e8m0 8 ...).
+        on_progress: called as ``on_progress(done, total, label)`` before each scheme and at
+            the end (see :mod:`quantviz.progress`); it may raise, or return False, to stop.
 
     Returns:
         A DataFrame with one row per scheme and the columns of ``COMPARE_COLUMNS``.
@@ -108,16 +114,19 @@ def compare(
     return pd.DataFrame(
         [
             scheme_row(x.shape, s, m, scale_bits)
-            for s, m in zip(schemes, scheme_metrics(x, schemes), strict=True)
+            for s, m in zip(schemes, scheme_metrics(x, schemes, on_progress), strict=True)
         ],
         columns=COMPARE_COLUMNS,
     )
 
 
-def scheme_metrics(x: torch.Tensor, schemes: Sequence[QuantScheme]) -> list[dict[str, float]]:
+def scheme_metrics(
+    x: torch.Tensor, schemes: Sequence[QuantScheme], on_progress: OnProgress | None = None
+) -> list[dict[str, float]]:
     """The :func:`quantviz.error_metrics` of ``x`` under each scheme, all measured in one
     streamed pass over ``x`` (the checkpoint scan's engine): no integers or reconstructions are
-    kept, and Σx² is computed once, not once per scheme.
+    kept, and Σx² is computed once, not once per scheme. With ``on_progress``, the schemes are
+    measured one at a time, reporting before each (a stop takes effect between schemes).
 
     Raises:
         ValueError: for non-finite ``x`` or a scheme whose granularity does not fit it.
@@ -126,8 +135,17 @@ def scheme_metrics(x: torch.Tensor, schemes: Sequence[QuantScheme]) -> list[dict
     # would be circular.
     from quantviz.scan.engine import tensor_errors
 
+    x = check_input(x)
+    if on_progress is None:
+        results = tensor_errors(x, schemes)
+    else:
+        results = []
+        for i, scheme in enumerate(schemes):
+            report(on_progress, i, len(schemes), scheme.label())
+            results += tensor_errors(x, [scheme])
+        report(on_progress, len(schemes), len(schemes), "done")
     metrics = []
-    for totals in tensor_errors(check_input(x), schemes):
+    for totals in results:
         if isinstance(totals, str):
             raise ValueError(totals)
         metrics.append(totals.metrics())

@@ -23,6 +23,7 @@ import torch
 from quantviz.granularity import Granularity, PerChannel, PerGroup, PerTensor
 from quantviz.ranges import block_range, scale_zero_point
 from quantviz.scheme import QuantScheme
+from quantviz.slices import map_slices, scratch
 
 # Elements per slice: 2^20 float32 = 4 MB, so a slice and its scratch buffer stay in a server
 # CPU's L3 cache while keeping the slice count (and the per-op thread hand-offs) low.
@@ -124,22 +125,21 @@ def quantize_layout(
     """
     data = layout.data
     out = torch.empty(data.shape, dtype=dtype, device=data.device)
-    scratch = torch.empty(
-        (min(data.shape[0], _rows_per_slice(data)), *data.shape[1:]),
-        dtype=torch.float32,
-        device=data.device,
-    )
     zp = None if symmetric else layout.zero_point.to(torch.float32)
-    for rows in row_slices(data):
+
+    def one_slice(rows: slice) -> None:
+        part = data[rows]
         _quantize_slice(
-            data[rows],
+            part,
             _param_slice(layout.scale, rows),
             None if zp is None else _param_slice(zp, rows),
             q_min,
             q_max,
-            scratch[: rows.stop - rows.start],
+            scratch(tuple(part.shape), data.device),
             out[rows],
         )
+
+    map_slices(one_slice, list(row_slices(data)), data.device.type == "cpu")
     return layout.restore(out)
 
 
@@ -175,16 +175,11 @@ def quantize_rows_fused(
     out = torch.empty(data.shape, dtype=scheme.storage_dtype, device=data.device)
     scales = torch.empty((data.shape[0], 1), dtype=torch.float32, device=data.device)
     zero_points = torch.empty_like(scales)
-    scratch = torch.empty(
-        (min(data.shape[0], _rows_per_slice(data)), data.shape[1]),
-        dtype=torch.float32,
-        device=data.device,
-    )
-    finite = True
-    for rows in row_slices(data):
+
+    def one_slice(rows: slice) -> bool:
         part = data[rows]
         lo, hi = block_range(part, None, scheme)
-        finite = finite and bool((torch.isfinite(lo) & torch.isfinite(hi)).all())
+        finite = bool((torch.isfinite(lo) & torch.isfinite(hi)).all())
         scale, zp = scale_zero_point(lo, hi, scheme)
         scales[rows], zero_points[rows] = scale, zp
         _quantize_slice(
@@ -193,10 +188,13 @@ def quantize_rows_fused(
             None if scheme.symmetric else zp,
             scheme.q_min,
             scheme.q_max,
-            scratch[: rows.stop - rows.start],
+            scratch(tuple(part.shape), data.device),
             out[rows],
         )
-    return out, scales, zero_points, finite
+        return finite
+
+    finite = map_slices(one_slice, list(row_slices(data)), data.device.type == "cpu")
+    return out, scales, zero_points, all(finite)
 
 
 def fused_rows_apply(data: torch.Tensor, valid: torch.Tensor | None, scheme: QuantScheme) -> bool:
@@ -217,12 +215,15 @@ def dequantize_layout(layout: Layout, symmetric: bool) -> torch.Tensor:
     q = layout.data
     out = torch.empty(q.shape, dtype=torch.float32, device=q.device)
     zp = None if symmetric else layout.zero_point.to(torch.float32)
-    for rows in row_slices(q):
+
+    def one_slice(rows: slice) -> None:
         buf = out[rows]
         buf.copy_(q[rows])
         if zp is not None:
             buf.sub_(_param_slice(zp, rows))
         buf.mul_(_param_slice(layout.scale, rows))
+
+    map_slices(one_slice, list(row_slices(q)), q.device.type == "cpu")
     return layout.restore(out)
 
 
@@ -283,19 +284,25 @@ def dequantized_error_sums(
         symmetric: whether zero points are all 0 (skipped).
     """
     q = layout.data
-    rows = min(q.shape[0], _rows_per_slice(q))
-    scratch = torch.empty((rows, *q.shape[1:]), dtype=torch.float32, device=q.device)
     zp = None if symmetric else layout.zero_point.to(torch.float32)
-    sq = ab = sig = peak = 0.0
-    for part in row_slices(q):
-        buf = scratch[: part.stop - part.start]
+
+    def one_slice(part: slice) -> tuple[float, float, float, float]:
+        buf = scratch(tuple(q[part].shape), q.device)
         buf.copy_(q[part])
         if zp is not None:
             buf.sub_(_param_slice(zp, part))
         buf.mul_(_param_slice(layout.scale, part)).sub_(x[part])
         part_sq, part_ab, part_peak = _slice_sums(buf)
-        sq, ab, peak = sq + part_sq, ab + part_ab, max(peak, part_peak)
-        sig += _sum_of_squares(x[part], buf)
+        return part_sq, part_ab, part_peak, _sum_of_squares(x[part], buf)
+
+    return _add_up(map_slices(one_slice, list(row_slices(q)), q.device.type == "cpu"))
+
+
+def _add_up(parts: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+    """Slice totals ``(Σsq, Σabs, peak, Σsignal)`` added in slice order (as one loop would)."""
+    sq = ab = sig = peak = 0.0
+    for part_sq, part_ab, part_peak, part_sig in parts:
+        sq, ab, peak, sig = sq + part_sq, ab + part_ab, max(peak, part_peak), sig + part_sig
     return sq, ab, peak, sig
 
 
@@ -307,13 +314,10 @@ def error_sums(x: torch.Tensor, x_hat: torch.Tensor) -> tuple[float, float, floa
     """
     a = x.reshape(-1)
     b = x_hat.reshape(-1)
-    rows = min(a.numel(), _rows_per_slice(a))
-    scratch = torch.empty(rows, dtype=torch.float32, device=a.device)
-    sq = ab = sig = peak = 0.0
-    for part in row_slices(a):
-        buf = scratch[: part.stop - part.start]
-        torch.sub(b[part], a[part], out=buf)
+
+    def one_slice(part: slice) -> tuple[float, float, float, float]:
+        buf = torch.sub(b[part], a[part], out=scratch(tuple(a[part].shape), a.device))
         part_sq, part_ab, part_peak = _slice_sums(buf)
-        sq, ab, peak = sq + part_sq, ab + part_ab, max(peak, part_peak)
-        sig += _sum_of_squares(a[part], buf)
-    return sq, ab, peak, sig
+        return part_sq, part_ab, part_peak, _sum_of_squares(a[part], buf)
+
+    return _add_up(map_slices(one_slice, list(row_slices(a)), a.device.type == "cpu"))

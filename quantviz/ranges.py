@@ -12,6 +12,7 @@ import math
 import torch
 
 from quantviz.scheme import QuantScheme
+from quantviz.slices import map_slices
 
 # A block whose range is exactly zero (all zeros) gets this scale instead of 0, so the division in
 # the quantizer stays finite; every element then maps to the zero point and back to 0.
@@ -124,54 +125,83 @@ def scale_zero_point(
     return scale, zero_point
 
 
-# Elements per slice of the MSE search: every candidate is tried while a slice sits in cache.
+# Elements per tile of the MSE search: every candidate is tried while a tile sits in cache.
 _SEARCH_SLICE = 1 << 20
 
 
-def _blockwise_sq_error(
+def _candidate_errors(
     data: torch.Tensor,
-    valid: torch.Tensor | None,
     scale: torch.Tensor,
     zero_point: torch.Tensor,
     scheme: QuantScheme,
-    scratch: torch.Tensor,
 ) -> torch.Tensor:
-    """Each block's sum of squared reconstruction errors, in place in ``scratch``."""
-    torch.div(data, scale, out=scratch)
-    scratch.add_(zero_point).round_().clamp_(scheme.q_min, scheme.q_max)
-    scratch.sub_(zero_point).mul_(scale).sub_(data).square_()
-    return _masked(scratch, valid, 0.0).sum(dim=1, keepdim=True)
+    """Each block's sum of squared reconstruction errors under each candidate.
+
+    The reconstruction is computed exactly as ``quantize`` then ``dequantize`` compute it, in
+    a cache-sized scratch buffer; symmetric schemes skip the (zero) zero point, and pads must
+    already be 0 (they then reconstruct exactly and add nothing).
+
+    Args:
+        data: ``(blocks, block_len)`` values, padding set to 0.
+        scale: ``(blocks, candidates)`` scales.
+        zero_point: ``(blocks, candidates)`` zero points.
+        scheme: gives the grid and the symmetry.
+
+    Returns:
+        ``(blocks, candidates)`` float64 sums of squared errors.
+    """
+    length = data.shape[1]
+    on_cpu = data.device.type == "cpu"
+    cols = min(length, _SEARCH_SLICE) if on_cpu else length
+    tiles = [slice(start, start + cols) for start in range(0, length, cols)]
+    # A long block's tiles go to the workers (a short block's rows already did, and this runs
+    # inline in the worker); their sums are added in tile order.
+    sums = map_slices(lambda t: _tile_errors(data[:, t], scale, zero_point, scheme), tiles, on_cpu)
+    out = sums[0]
+    for part in sums[1:]:
+        out += part
+    return out
 
 
-def _search_slice(
-    data: torch.Tensor,
-    valid: torch.Tensor | None,
-    r_min: torch.Tensor,
-    r_max: torch.Tensor,
-    scheme: QuantScheme,
+def _tile_errors(
+    part: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, scheme: QuantScheme
+) -> torch.Tensor:
+    """:func:`_candidate_errors` of one tile of the blocks' columns."""
+    out = torch.zeros(scale.shape, dtype=torch.float64, device=part.device)
+    buf = torch.empty(part.shape, dtype=part.dtype, device=part.device)
+    for k in range(scale.shape[1]):
+        s = scale[:, k : k + 1]
+        torch.div(part, s, out=buf)
+        if scheme.symmetric:
+            buf.round_().clamp_(scheme.q_min, scheme.q_max)
+        else:
+            zp = zero_point[:, k : k + 1]
+            buf.add_(zp).round_().clamp_(scheme.q_min, scheme.q_max).sub_(zp)
+        buf.mul_(s).sub_(part)
+        # One fused pass; in-place square_ then sum is about 3x slower on CPU.
+        out[:, k] += torch.linalg.vector_norm(buf, dim=1).to(torch.float64).square()
+    return out
+
+
+def _search_rows(
+    data: torch.Tensor, r_min: torch.Tensor, r_max: torch.Tensor, scheme: QuantScheme
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    scratch = torch.empty_like(data)
-    best: tuple[torch.Tensor, ...] = ()  # (error, scale, zero point, ratio) per block
-
-    def consider(ratio: torch.Tensor) -> None:
-        nonlocal best
-        scale, zp = scale_zero_point(r_min * ratio, r_max * ratio, scheme)
-        candidate = (_blockwise_sq_error(data, valid, scale, zp, scheme, scratch), scale, zp, ratio)
-        if not best:
-            best = candidate
-            return
-        better = candidate[0] < best[0]  # strict: ties keep the earlier, wider range
-        best = tuple(
-            torch.where(better, new, old) for new, old in zip(candidate, best, strict=True)
-        )
-
-    ones = torch.ones_like(r_max)
-    for ratio in reversed(_MSE_COARSE):  # 1.0 (the full range) first
-        consider(ones * ratio)
-    coarse_best = best[3]
-    for offset in _MSE_FINE:
-        consider((coarse_best + offset).clamp(0.01, 1.0))
-    return best[1], best[2]
+    """The coarse-then-fine search over a slice of blocks (see :func:`mse_search`)."""
+    coarse = torch.tensor(_MSE_COARSE[::-1], dtype=r_max.dtype, device=r_max.device)
+    ratios = coarse.expand(r_max.shape[0], -1)  # 1.0 (the full range) first
+    scale, zp = scale_zero_point(r_min * ratios, r_max * ratios, scheme)
+    errors = _candidate_errors(data, scale, zp, scheme)
+    best = errors.argmin(dim=1, keepdim=True)  # ties: the first, i.e. the wider range
+    fine = torch.tensor(_MSE_FINE, dtype=r_max.dtype, device=r_max.device)
+    fine_ratios = (ratios.gather(1, best) + fine).clamp(0.01, 1.0)
+    fine_scale, fine_zp = scale_zero_point(r_min * fine_ratios, r_max * fine_ratios, scheme)
+    fine_errors = _candidate_errors(data, fine_scale, fine_zp, scheme)
+    # The coarse winner stays first, so a fine candidate must be strictly better to replace it.
+    all_errors = torch.cat([errors.gather(1, best), fine_errors], dim=1)
+    all_scale = torch.cat([scale.gather(1, best), fine_scale], dim=1)
+    all_zp = torch.cat([zp.gather(1, best), fine_zp], dim=1)
+    pick = all_errors.argmin(dim=1, keepdim=True)
+    return all_scale.gather(1, pick), all_zp.gather(1, pick)
 
 
 def mse_search(
@@ -185,26 +215,23 @@ def mse_search(
 
     Tries every ratio of a coarse grid (0.1 to 1.0) on all blocks at once, then a finer grid
     (steps of 0.01) around each block's best ratio. Ratio 1.0 (the full range) is always a
-    candidate, so the result is never worse than the full range. Blocks are searched a slice
-    at a time so that every candidate's pass over a slice runs in cache.
+    candidate and wins ties, so the result is never worse than the full range. Blocks are
+    searched in tiles of about a million elements (a long block is cut along its length and its
+    sums added up), so every candidate's pass over a tile runs in cache; each pass is five or
+    seven in-place element-wise ops and one fused sum of squares.
 
     Returns:
         ``(scale, zero_point)``, each ``(num_blocks, 1)``.
     """
     if valid is not None:
-        data = data.nan_to_num(0.0)  # pads are masked out of the error; NaN would poison sums
+        # Pads become 0, which every candidate reconstructs exactly: no mask is needed.
+        data = data.masked_fill(~valid, 0.0)
+    data = data.contiguous()  # per-column blocks are a strided view: every pass would crawl
     rows = data.shape[0]
-    step = max(1, _SEARCH_SLICE // data.shape[1]) if data.device.type == "cpu" else rows
-    scales, zero_points = [], []
-    for start in range(0, rows, step):
-        part = slice(start, min(rows, start + step))
-        scale, zp = _search_slice(
-            data[part],
-            None if valid is None else valid[part],
-            r_min[part],
-            r_max[part],
-            scheme,
-        )
-        scales.append(scale)
-        zero_points.append(zp)
-    return torch.cat(scales), torch.cat(zero_points)
+    on_cpu = data.device.type == "cpu"
+    step = max(1, _SEARCH_SLICE // max(1, data.shape[1])) if on_cpu else rows
+    parts = [slice(start, min(rows, start + step)) for start in range(0, rows, step)]
+    found = map_slices(
+        lambda part: _search_rows(data[part], r_min[part], r_max[part], scheme), parts, on_cpu
+    )
+    return torch.cat([scale for scale, _ in found]), torch.cat([zp for _, zp in found])

@@ -10,6 +10,7 @@ import torch
 from quantviz.compare import COMPARE_COLUMNS, scheme_metrics, scheme_row
 from quantviz.granularity import Granularity, PerBlock, PerChannel, PerGroup, PerTensor
 from quantviz.metrics import ideal_sqnr_db
+from quantviz.progress import OnProgress
 from quantviz.quantize import check_input
 from quantviz.scheme import QuantScheme, parse_granularity, parse_scheme
 
@@ -67,6 +68,7 @@ def sweep_bits(
     symmetric: Sequence[bool] = (True, False),
     scale_bits: int | None = None,
     range_method: str | None = None,
+    on_progress: OnProgress | None = None,
 ) -> pd.DataFrame:
     """Quantize ``x`` at every bit width × granularity × symmetry and tabulate error and cost.
 
@@ -83,6 +85,8 @@ def sweep_bits(
         scale_bits: storage bits of one scale, for ``bits_per_element`` (None: the scale
             format's width, 32 for the default fp32 scales).
         range_method: range method for every scheme (None: the full range).
+        on_progress: called as ``on_progress(done, total, label)`` before each scheme and at
+            the end (see :mod:`quantviz.progress`); it may raise, or return False, to stop.
 
     Returns:
         A DataFrame with ``qv.compare``'s columns plus ``ideal_sqnr_db`` (6.02·b + 1.76), one row
@@ -106,7 +110,7 @@ def sweep_bits(
     ]
     rows = [
         {**scheme_row(x.shape, s, m, scale_bits), "ideal_sqnr_db": ideal_sqnr_db(s.bits)}
-        for s, m in zip(schemes, scheme_metrics(x, schemes), strict=True)
+        for s, m in zip(schemes, scheme_metrics(x, schemes, on_progress), strict=True)
     ]
     return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
 

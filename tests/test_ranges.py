@@ -76,3 +76,62 @@ def test_mse_search_finds_the_brute_force_optimum_on_one_block() -> None:
         for s in (absmax * r / 7 for r in torch.linspace(0.05, 1, 2000).tolist())
     )
     assert found <= best * 1.01
+
+
+def _candidate_sse(x: torch.Tensor, scheme: qv.QuantScheme, ratio: float) -> float:
+    """Squared error of one block quantized with its full range shrunk by ``ratio`` (a plain
+    oracle: the notebook's formulas, no quantviz code)."""
+    if scheme.symmetric:
+        scale = float(x.abs().max()) * ratio / scheme.q_max
+        q = torch.round(x / scale).clamp(scheme.q_min, scheme.q_max)
+        return float(((q * scale - x) ** 2).double().sum())
+    lo, hi = min(float(x.min()), 0.0) * ratio, max(float(x.max()), 0.0) * ratio
+    scale = (hi - lo) / (scheme.q_max - scheme.q_min)
+    zp = min(max(round(scheme.q_min - lo / scale), scheme.q_min), scheme.q_max)
+    q = torch.round(x / scale + zp).clamp(scheme.q_min, scheme.q_max)
+    return float((((q - zp) * scale - x) ** 2).double().sum())
+
+
+@pytest.mark.parametrize("symmetric", [True, False], ids=["sym", "asym"])
+def test_mse_search_picks_each_blocks_best_coarse_candidate_or_better(symmetric) -> None:
+    # Rows with different tails: the best clip ratio differs from row to row.
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(6, 300, generator=gen) ** torch.tensor([[1.0], [2], [3], [1], [2], [3]])
+    scheme = qv.QuantScheme(bits=3, symmetric=symmetric, granularity=qv.PerChannel(0))
+    searched = qv.quantize(x, qv.QuantScheme(**{**_kw(scheme), "range_method": "mse"}))
+    err = ((searched.dequantize() - x) ** 2).double().sum(dim=1)
+    for row in range(6):
+        best_coarse = min(_candidate_sse(x[row], scheme, r / 10) for r in range(1, 11))
+        assert float(err[row]) <= best_coarse * (1 + 1e-6), row
+
+
+def _kw(scheme: qv.QuantScheme) -> dict:
+    return dict(bits=scheme.bits, symmetric=scheme.symmetric, granularity=scheme.granularity)
+
+
+@pytest.mark.parametrize("symmetric", [True, False], ids=["sym", "asym"])
+def test_mse_search_cuts_long_blocks_into_tiles_without_changing_the_result(
+    monkeypatch, symmetric
+) -> None:
+    import quantviz.ranges as ranges
+
+    x = torch.randn(3, 1000, generator=torch.Generator().manual_seed(5)) ** 3
+    scheme = qv.QuantScheme(bits=4, symmetric=symmetric, range_method="mse")
+    blocks = to_blocks(x, qv.PerChannel(0))
+    r_min, r_max = block_range(blocks.data, None, scheme)
+    whole = ranges.mse_search(blocks.data, None, r_min, r_max, scheme)
+    monkeypatch.setattr(ranges, "_SEARCH_SLICE", 128)  # 8 tiles per block, one block per slice
+    tiled = ranges.mse_search(blocks.data, None, r_min, r_max, scheme)
+    torch.testing.assert_close(tiled[0], whole[0], rtol=0, atol=0)
+    torch.testing.assert_close(tiled[1], whole[1], rtol=0, atol=0)
+
+
+def test_mse_search_ignores_the_padding_of_ragged_groups() -> None:
+    # Groups of 4 along 10 columns: the last group of each row has 2 real values and 2 pads.
+    x = torch.randn(5, 10, generator=torch.Generator().manual_seed(6)) ** 3
+    scheme = qv.QuantScheme(bits=3, granularity=qv.PerGroup(4), range_method="mse")
+    res = qv.quantize(x, scheme)
+    # Each ragged group alone, as its own 2-element tensor, must get the same scale.
+    for row in range(5):
+        alone = qv.quantize(x[row, 8:].reshape(1, 2), qv.QuantScheme(bits=3, range_method="mse"))
+        assert float(res.scale[row, 2]) == float(alone.scale)

@@ -28,6 +28,8 @@ LABEL_PLOT_PX = 560
 LABEL_FONT_PX = 11
 LABEL_CHAR_PX = 7.0
 LABEL_GAP_PX = 8.0
+# Label rows below the grid: a label that would touch its neighbour goes one row down.
+LABEL_ROWS_Y = (-0.15, -0.27, -0.39)
 
 
 def _scalar(value: float | torch.Tensor, name: str) -> float:
@@ -67,32 +69,40 @@ def label_width_px(level: int) -> float:
 
 def _level_labels(
     q: torch.Tensor, scheme: QuantScheme, zp: int, s: float, view: tuple[float, float]
-) -> np.ndarray:
-    """The grid levels worth a label: the edges ``q_min``/``q_max`` and the zero point when in
-    view, then the levels values land on (most-hit first), each kept only if it clears every
-    label already kept, and the view's edges, at a plot width of ``LABEL_PLOT_PX``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grid levels that get a label, and the row (index into ``LABEL_ROWS_Y``) of each.
 
-    Labelling every level (or every k-th) made neighbours overlap and the outermost label
-    half-clipped at the plot's edge; a label that cannot fit whole is left to the hover.
+    Every level a value lands on is labelled (most-hit first); a label that would touch a kept
+    neighbour goes one row down, so close levels (119 next to 127) are staggered instead of
+    dropped. Then the grid's edges and the zero point, where they fit. Widths are estimated at
+    a plot width of ``LABEL_PLOT_PX``; a label that cannot fit whole (past the view's edge, or
+    with every row taken, which needs several hit levels within a label's width) is left to
+    the hover.
     """
     px_per_unit = LABEL_PLOT_PX / (view[1] - view[0])
     hit, counts = np.unique(q.numpy().astype(np.int64), return_counts=True)
     by_hits = hit[np.argsort(-counts, kind="stable")]
-    candidates = [scheme.q_min, scheme.q_max, zp, *by_hits.tolist()]
-    kept: list[int] = []
+    candidates = [*by_hits.tolist(), scheme.q_min, scheme.q_max, zp]
+    rows: list[list[int]] = [[] for _ in LABEL_ROWS_Y]
+    kept: dict[int, int] = {}
     for level in dict.fromkeys(int(c) for c in candidates):  # unique, in priority order
         px = (s * (level - zp) - view[0]) * px_per_unit
         half = label_width_px(level) / 2
         if px - half < 0 or px + half > LABEL_PLOT_PX:
             continue
-        clear = all(
-            abs(px - (s * (k - zp) - view[0]) * px_per_unit)
-            >= half + label_width_px(k) / 2 + LABEL_GAP_PX
-            for k in kept
-        )
-        if clear:
-            kept.append(level)
-    return np.array(sorted(kept), dtype=np.int64)
+        # Hit levels may take any row; the edges and zero point only the first.
+        for r, row in enumerate(rows if level in hit else rows[:1]):
+            clear = all(
+                abs(px - (s * (k - zp) - view[0]) * px_per_unit)
+                >= half + label_width_px(k) / 2 + LABEL_GAP_PX
+                for k in row
+            )
+            if clear:
+                row.append(level)
+                kept[level] = r
+                break
+    levels = np.array(sorted(kept), dtype=np.int64)
+    return levels, np.array([kept[int(v)] for v in levels], dtype=np.int64)
 
 
 def number_line(
@@ -160,11 +170,11 @@ def number_line(
                 hovertemplate="q = %{customdata}<br>stands for %{x:.5g}<extra></extra>",
             )
         )
-        shown = _level_labels(q, scheme, zp, s, view)
+        shown, label_rows = _level_labels(q, scheme, zp, s, view)
         fig.add_trace(
             go.Scatter(
                 x=s * (shown - zp),
-                y=np.full(len(shown), -0.16),
+                y=np.array(LABEL_ROWS_Y)[label_rows],
                 mode="text",
                 text=[str(int(t)) for t in shown],
                 textfont={"size": LABEL_FONT_PX},
@@ -208,7 +218,7 @@ def number_line(
             fig.add_vrect(x0=lo, x1=hi, fillcolor=CLIP_FILL, line_width=0, layer="below")
     cuts = [c for c in (low_cut, high_cut) if view[0] <= c <= view[1]]
     if cuts:
-        cx, cy = vertical_segments(cuts, -0.3, 1.2)
+        cx, cy = vertical_segments(cuts, -0.45, 1.2)
         fig.add_trace(
             go.Scatter(
                 x=cx,
@@ -228,7 +238,7 @@ def number_line(
     )
     base_layout(fig, f"values → {scheme.format_name} grid", note, height=340)
     fig.update_yaxes(
-        range=[-0.35, 1.25],
+        range=[-0.47, 1.25],
         tickvals=[0, 1],
         ticktext=["integer q", "real x"],
         showgrid=False,

@@ -202,16 +202,22 @@ def scales_chart(result: QuantResult, x_shape: tuple[int, ...] | torch.Size) -> 
         height = _SINGLE_HEIGHT
     elif grid_dims <= 1:
         fig, extra = _series_figure(result, asym)
-        note = f"{note}; {extra}" if extra else note
         height = 380
     else:
         fig, extra = _grid_figure(result, asym)
-        note = f"{note}; {extra}" if extra else note
         height = fig.layout.height
+    if result.num_scales > 1 and extra:
+        # Its own line: one long line ran past a half-width column's edge and was cut off.
+        note = f"{note}<br>{extra}"
     base_layout(fig, f"stored scales of {scheme.label()}", note, height=height)
     if result.num_scales == 1:
         fig.update_layout(margin={"t": 80, "b": 10})
+    elif "<br>" in note:
+        fig.update_layout(margin={"t": 90 + _NOTE_LINE_PX})
     return fig
+
+
+_NOTE_LINE_PX = 18  # one more line of the subtitle
 
 
 def _single_figure(result: QuantResult, asym: bool) -> go.Figure:

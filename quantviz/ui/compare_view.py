@@ -1,18 +1,26 @@
-"""The Compare page's choices of granularities and number formats, and its highlighted table."""
+"""The Compare page's choices of granularities and number formats, its highlighted table, and
+its computation (with progress and a Stop button)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
+import torch
 from pandas.io.formats.style import Styler
 
 import quantviz as qv
+from quantviz.figures import error_heatmaps_grid
 from quantviz.granularity import num_blocks
 from quantviz.metrics import higher_is_better
 from quantviz.presets import PRESET_GROUPS, PRESETS
+from quantviz.progress import OnProgress, report
 from quantviz.scheme import parse_scheme
+from quantviz.sweep import sweep_bits
+from quantviz.ui.progress import run_with_progress
+from quantviz.ui.session import CurrentTensor
 
 _SIZES = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _SAVED = "cmp_saved"
@@ -155,3 +163,104 @@ def styled_table(table: pd.DataFrame) -> Styler:
         .highlight_min(subset=LOWER_IS_BETTER, props=BEST)
         .highlight_max(subset=HIGHER_IS_BETTER, props=BEST)
     )
+
+
+def _range_name(scheme: qv.QuantScheme) -> str:
+    if scheme.range_method == "percentile":
+        return f"percentile {scheme.percentile:g} range"
+    return {"mse": "MSE-optimal range"}.get(scheme.range_method, "full range")
+
+
+def comparison_work(
+    x: torch.Tensor, schemes: Sequence[qv.QuantScheme]
+) -> Callable[[OnProgress | None], tuple[pd.DataFrame, go.Figure]]:
+    """The Compare page's computation: the table (one scheme at a time), then each scheme's
+    integers for the error maps, reporting every step to ``on_progress``."""
+
+    def work(on_progress: OnProgress | None) -> tuple[pd.DataFrame, go.Figure]:
+        n = len(schemes)
+
+        def measuring(done: int, total: int, label: str) -> object:
+            if done >= total:
+                return None
+            return report(
+                on_progress, done, 2 * n, f"measuring {schemes[done].granularity.label()}"
+            )
+
+        table = qv.compare(x, schemes, on_progress=None if on_progress is None else measuring)
+        results = []
+        for i, scheme in enumerate(schemes):
+            report(on_progress, n + i, 2 * n, f"error map of {scheme.granularity.label()}")
+            results.append(qv.quantize(x, scheme))
+        report(on_progress, 2 * n, 2 * n, "done")
+        return table, error_heatmaps_grid(x, results)
+
+    return work
+
+
+def run_comparison(
+    cur: CurrentTensor, schemes: Sequence[qv.QuantScheme]
+) -> tuple[pd.DataFrame, go.Figure] | None:
+    """The table and error maps of ``schemes`` on the current tensor, cached; on a large tensor
+    with a progress bar and a Stop button. None when the user stopped the run.
+
+    Raises:
+        ValueError: the core's message when a scheme does not fit the tensor.
+    """
+    base = schemes[0]
+    what = (
+        f"Comparing {len(schemes)} granularities at {base.format_name} "
+        f"{'symmetric' if base.symmetric else 'asymmetric'}, {_range_name(base)}"
+    )
+    key = f"cmp|{cur.token}|{[repr(s) for s in schemes]}"
+    work = comparison_work(cur.tensor, schemes)
+    return run_with_progress("cmp", key, what, work, cur.tensor.numel())
+
+
+# The Bit width page's table: readable headers, the columns that matter, each formatted.
+SWEEP_COLUMNS = {
+    "granularity": ("Granularity", None),
+    "symmetric": ("Mapping", None),
+    "bits": ("Bits", "{:d}"),
+    "bits_per_element": ("Bits / element", "{:.3f}"),
+    "sqnr_db": ("SQNR (dB)", "{:.2f}"),
+    "ideal_sqnr_db": ("Ideal SQNR (dB)", "{:.2f}"),
+    "mse": ("MSE", "{:.4g}"),
+    "max_abs_error": ("Max error", "{:.4g}"),
+    "num_scales": ("Scales", "{:,}"),
+}
+
+
+def sweep_table(sweep: pd.DataFrame) -> Styler:
+    """The sweep with readable headers and formatted numbers (the CSV keeps every column)."""
+    shown = sweep[list(SWEEP_COLUMNS)].assign(
+        symmetric=sweep["symmetric"].map({True: "symmetric", False: "asymmetric"})
+    )
+    shown = shown.rename(columns={k: v[0] for k, v in SWEEP_COLUMNS.items()})
+    return shown.style.format({name: f for name, f in SWEEP_COLUMNS.values() if f})
+
+
+def run_sweep(
+    cur: CurrentTensor,
+    grans: Sequence[qv.Granularity],
+    syms: tuple[bool, ...],
+    range_method: str,
+    bits: Sequence[int],
+    range_label: str,
+) -> pd.DataFrame | None:
+    """:func:`quantviz.sweep.sweep_bits` of the current tensor, cached; on a large tensor with a
+    progress bar and a Stop button. None when the user stopped the run."""
+    kwargs = dict(
+        bits=tuple(bits),
+        granularities=tuple(grans),
+        symmetric=syms,
+        range_method=None if range_method == "full" else range_method,
+    )
+    n = len(grans) * len(syms) * len(bits)
+    what = f"Quantizing {n} ways ({range_label})"
+    key = f"bw|{cur.token}|{sorted((k, repr(v)) for k, v in kwargs.items())}"
+
+    def work(on_progress: OnProgress | None) -> pd.DataFrame:
+        return sweep_bits(cur.tensor, **kwargs, on_progress=on_progress)
+
+    return run_with_progress("bw", key, what, work, cur.tensor.numel())

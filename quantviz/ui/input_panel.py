@@ -287,7 +287,10 @@ def _generator_widgets(kind: str) -> dict[str, Any]:
     """One widget per parameter of the kind (keys ``gen_<parameter>``), from the core's defaults."""
     params: dict[str, Any] = {}
     defaults = generator_params(kind)
-    cols = st.columns(max(1, len(defaults)))
+    # Rows of at most three: four or five side by side clipped the "Outliers in" choice.
+    per_row = min(3, max(1, len(defaults)))
+    names = list(defaults)
+    cols = [c for i in range(0, len(names), per_row) for c in st.columns(per_row)]
     for col, (name, default) in zip(cols, defaults.items(), strict=False):
         label, key = GEN_LABELS.get(name, name), f"gen_{name}"
         if name in GEN_CHOICES:

@@ -21,11 +21,13 @@ from quantviz.ui.widgets import show_figure, show_table
 
 MAX_SIDE = 8  # the number line shows at most 64 values
 _BASE = "learn_base"
-# The three granularities of the notebook, with how a block is named on this page.
+GROUP = 2  # per-group on the Learn page: runs of 2 along each row (a 3-column row: 2 + 1)
+# The notebook's three granularities and groups of 2, with how a block is named on this page.
 GRANULARITIES = {
     "per-tensor": (qv.PerTensor(), "the whole matrix"),
     "per-row": (qv.PerChannel(0), "row"),
     "per-column": (qv.PerChannel(1), "column"),
+    "per-group": (qv.PerGroup(GROUP), "group"),
 }
 
 
@@ -77,10 +79,49 @@ def matrix_editor() -> torch.Tensor:
     return grid_to_tensor(edited, rows_deletable=False)
 
 
+def _group_span(steps: ExplainSteps, i: int) -> tuple[int, slice]:
+    """Row and columns of group ``i`` (groups counted along each row, row after row)."""
+    per_row = steps.scale.shape[-1]
+    row, g = divmod(i, per_row)
+    return row, slice(g * GROUP, min((g + 1) * GROUP, steps.x.shape[-1]))
+
+
+def block_names(steps: ExplainSteps, block: str) -> list[str]:
+    """How each block is named in the tables and the picker, counted from 1: "row 2",
+    "row 1, cols 1–2" for a group."""
+    n = steps.scale.numel()
+    if n == 1:
+        return ["all"]
+    if block != "group":
+        return [f"{block} {i + 1}" for i in range(n)]
+    names = []
+    for i in range(n):
+        row, cols = _group_span(steps, i)
+        span = (
+            f"col {cols.start + 1}"
+            if cols.stop - cols.start == 1
+            else (f"cols {cols.start + 1}–{cols.stop}")
+        )
+        names.append(f"row {row + 1}, {span}")
+    return names
+
+
+def block_values(steps: ExplainSteps, gran: str, i: int) -> torch.Tensor:
+    """The values of block ``i`` (in the order of the scales)."""
+    x = steps.x
+    if gran == "per-tensor":
+        return x.reshape(-1)
+    if gran == "per-row":
+        return x[i]
+    if gran == "per-column":
+        return x[:, i]
+    row, cols = _group_span(steps, i)
+    return x.reshape(-1, x.shape[-1])[row, cols]
+
+
 def _blocks_table(steps: ExplainSteps, block: str) -> pd.DataFrame:
     """One line per block: its range, scale and zero point."""
-    n = steps.scale.numel()
-    names = ["all"] if n == 1 else [f"{block} {i + 1}" for i in range(n)]
+    names = block_names(steps, block)
     table = {
         "block": names,
         "r_min": steps.r_min.reshape(-1).tolist(),
@@ -165,22 +206,17 @@ def _per(block: str) -> str:
 
 def _number_line(steps: ExplainSteps, gran: str, block: str) -> None:
     st.markdown("**On the number line**: each value moves to the nearest level of its grid.")
-    x = steps.x
     n = steps.scale.numel()
+    names = block_names(steps, block)
     i = 0
     if n > 1:
         i = st.selectbox(
             f"Which {block}",
             list(range(n)),
             key=f"learn_{gran}_block",
-            format_func=lambda i: str(i + 1),  # counted from 1, like the tables
+            format_func=lambda i: names[i].removeprefix(f"{block} "),  # as in the tables
         )
-    if gran == "per-tensor":
-        values = x.reshape(-1)
-    elif gran == "per-row":
-        values = x[i]
-    else:
-        values = x[:, i]
+    values = block_values(steps, gran, i)
     scale = float(steps.scale.reshape(-1)[i])
     zp = int(steps.zero_point.reshape(-1)[i])
     fig = cache.figure(

@@ -29,7 +29,10 @@ def test_numbers_match_the_core_sweep(app):
     table = shown_table(at, "bw_table")
     expected = sweep_bits(EXAMPLE_T, granularities=["per-tensor", "per-row", "per-column"])
     assert len(table) == len(expected) == 3 * 2 * 7
-    assert table["sqnr_db"].tolist() == pytest.approx(expected["sqnr_db"].tolist())
+    assert table["SQNR (dB)"].tolist() == pytest.approx(expected["sqnr_db"].tolist())
+    # Readable headers, never the core's column names.
+    assert not [c for c in table.columns if "_" in c]
+    assert set(table["Mapping"]) == {"symmetric", "asymmetric"}
 
 
 @pytest.mark.parametrize("metric", ["mse", "max_abs_error"], ids=["mse", "max-error"])

@@ -8,7 +8,7 @@ import torch
 import quantviz as qv
 from quantviz.explain import explain_steps
 from quantviz.ui.session import EXAMPLE
-from tests.app._helpers import LEARN, assert_ok, charts, metrics, shown_table
+from tests.app._helpers import LEARN, QUANTIZE, array, assert_ok, charts, metrics, shown_table
 
 EXAMPLE_T = torch.tensor(EXAMPLE)
 
@@ -113,3 +113,55 @@ def test_reset_restores_the_example(app):
     assert metrics(at)["per-tensor MSE"] != "2.509"
     at.button(key="learn_reset").click().run()
     assert metrics(at)["per-tensor MSE"] == "2.509"
+
+
+def test_follows_the_shared_scheme_from_the_url(app):
+    # The URL says int4 asymmetric: Learn explains int4 asymmetric, not its own 8-bit default.
+    at = app(LEARN, query={"scheme": "int4-asym-per-row"})
+    assert_ok(at)
+    assert at.selectbox(key="learn_bits").value == 4
+    assert at.radio(key="learn_sym").value == "asymmetric"
+    scheme = qv.QuantScheme(bits=4, symmetric=False, granularity=qv.PerChannel(0))
+    assert metrics(at)["per-row MSE"] == f"{explain_steps(EXAMPLE_T, scheme).mse:.4g}"
+
+
+def test_a_bit_width_chosen_on_learn_carries_to_quantize(app):
+    at = app(LEARN)
+    at.selectbox(key="learn_bits").set_value(3).run()
+    at.switch_page(QUANTIZE).run()
+    assert_ok(at)
+    assert at.selectbox(key="q_bits").value == 3
+
+
+def test_per_group_of_two_along_rows_has_the_same_step_tables(app):
+    at = app(LEARN)
+    assert_ok(at)
+    steps = explain_steps(EXAMPLE_T, qv.QuantScheme(granularity=qv.PerGroup(2)))
+    assert metrics(at)["per-group MSE"] == f"{steps.mse:.4g}"
+    scales = shown_table(at, "learn_per-group_scales")
+    assert scales["block"].tolist() == [
+        "row 1, cols 1–2",
+        "row 1, col 3",
+        "row 2, cols 1–2",
+        "row 2, col 3",
+        "row 3, cols 1–2",
+        "row 3, col 3",
+    ]
+    assert scales["scale"].tolist() == steps.scale.reshape(-1).tolist()
+    # 728.6 alone in its group is its own scale's largest value: it lands on 127.
+    assert scales["scale"].tolist()[1] == pytest.approx(728.6 / 127)
+    for table in ("scaled", "rounded", "q", "dequantized", "error"):
+        shown_table(at, f"learn_per-group_{table}")
+    q = shown_table(at, "learn_per-group_q").to_numpy()
+    assert torch.equal(torch.tensor(q, dtype=torch.int8), steps.q)
+
+
+def test_per_group_number_line_shows_the_picked_group(app):
+    at = app(LEARN)
+    line = charts(at)["learn_per-group_line"]
+    values = next(t for t in line["data"] if t.get("name") == "real values x")
+    assert array(values["x"]).tolist() == pytest.approx([191.6, -13.5])  # row 1, cols 1–2
+    at.selectbox(key="learn_per-group_block").set_value(1).run()
+    line = charts(at)["learn_per-group_line"]
+    values = next(t for t in line["data"] if t.get("name") == "real values x")
+    assert array(values["x"]).tolist() == pytest.approx([728.6])  # row 1, col 3

@@ -85,3 +85,15 @@ def test_shape_mismatch_is_refused(w):
     res = qv.quantize(w, qv.parse_scheme("int8-sym-per-row"))
     with pytest.raises(ValueError, match="shape mismatch"):
         scales_chart(res, (12, 95))
+
+
+def test_a_long_subtitle_breaks_into_lines_that_fit_a_half_width_chart():
+    # 30522 rows: the max-pooling note joins the spread of the scales. On one line the subtitle
+    # ran past the edge of a half-width column (about 90 characters) and was cut off.
+    x = torch.randn(30522, 8, generator=torch.Generator().manual_seed(0))
+    fig = scales_chart(qv.quantize(x, qv.parse_scheme("int8-asym-per-row")), x.shape)
+    lines = fig.layout.title.subtitle.text.split("<br>")
+    assert len(lines) == 2
+    assert lines[1].startswith("max-pooled 30,522 scales")
+    assert max(len(line) for line in lines) <= 90
+    assert fig.layout.margin.t >= 90 + 18  # room for the second line
