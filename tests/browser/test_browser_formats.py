@@ -33,8 +33,8 @@ def test_nvfp4_on_quantize_shows_codes_and_the_fp4_grid(app: WatchedPage) -> Non
     want = qv.error_metrics(NOTEBOOK, qv.quantize(NOTEBOOK, scheme).dequantize())
     expect(app.widget("q_bits").get_by_role("combobox")).to_be_disabled(timeout=TIMEOUT_MS)
     assert parse_number(app.metrics()["MSE"]) == pytest.approx(want["mse"], rel=1e-3)
-    titles = app.chart_texts("q_heatmaps", ".annotation-text")
-    assert any(t.startswith("quantized codes (fp4_e2m1") for t in titles), titles
+    title = app.chart_texts("q_heat_quantized", ".gtitle")[0]
+    assert title.startswith("quantized codes (fp4_e2m1"), title
     legend = app.chart_texts("q_hist", ".legendtext")
     assert any("fp4_e2m1 × scale, 15 values" in t for t in legend), legend
     assert f"scheme={scheme.slug()}" in app.page.url

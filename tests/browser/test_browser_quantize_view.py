@@ -28,7 +28,11 @@ def open_quantize(app: WatchedPage, extra: str = "") -> None:
 
 
 def heatmap_box(app: WatchedPage, panel: str) -> dict:
-    box = app.widget(f"q_heat_{panel}").locator("g.hm image").bounding_box()
+    """The panel's heatmap image, in viewport coordinates (scrolled into view first: a mouse
+    click at a point below the fold lands nowhere)."""
+    image = app.widget(f"q_heat_{panel}").locator("g.hm image")
+    image.scroll_into_view_if_needed()
+    box = image.bounding_box()
     assert box is not None
     return box
 
