@@ -5,6 +5,7 @@ import streamlit as st
 
 from quantviz.ui import model_view as mv
 from quantviz.ui import page_setup
+from quantviz.ui.model_schemes import scheme_picker
 
 page_setup("Model", icon=":material/memory:")
 st.title("Model")
@@ -18,7 +19,7 @@ src = mv.pick_source()
 mv.tensor_list_section(mv.tensor_list(src))
 
 # What to measure, and the scan itself (kept for this file until the next scan).
-schemes, include_1d = mv.scheme_picker()
+schemes, include_1d = scheme_picker()
 mv.scan_button(src, schemes, include_1d)
 table = mv.scan_result(src)
 

@@ -20,10 +20,8 @@ from quantviz.figures.model import METRIC_TITLES
 from quantviz.inputs import InputError, open_checkpoint
 from quantviz.memory_budget import BudgetError
 from quantviz.scan import (
-    DEFAULT_SCAN_SCHEMES,
     ONE_D_NOTE,
     SCAN_MAX_ELEMENTS,
-    as_schemes,
     fmt_mb,
     higher_is_better,
     layer_choices,
@@ -42,29 +40,6 @@ from quantviz.ui.model_memory import CheckpointSource
 from quantviz.ui.session import set_current_tensor, set_scheme
 from quantviz.ui.widgets import fmt, show_figure, show_table
 
-# Schemes offered in the picker, by slug; any other can be typed by name.
-PRESETS = [
-    "int8-sym-per-tensor",
-    "int8-sym-per-row",
-    "int8-sym-per-column",
-    "uint8-asym-per-tensor",
-    "int8-sym-per-group-128",
-    "int4-sym-per-row",
-    "int4-sym-per-group-128",
-    "int4-sym-per-group-32",
-    "int4-asym-per-group-128",
-    "int4-sym-per-block-64x64",
-    "int4-sym-per-group-128-mse",
-    # Number formats (issue 9): presets and integer schemes with a stored scale format.
-    "int4-sym-per-group-128-fp16",
-    "q4_0",
-    "q8_0",
-    "mxfp4",
-    "mxfp8",
-    "nvfp4",
-    "nf4-g64",
-    "fp8-e4m3-per-channel",
-]
 UPLOAD_TYPES = ["safetensors", "pt", "pth", "bin", "ckpt", "npz"]
 PAGES = {"Quantize": "pages/1_Quantize.py", "Compare": "pages/2_Compare.py"}
 QUANTIZE_KEYS = "q"  # the Quantize page's scheme_controls key prefix
@@ -173,56 +148,6 @@ def tensor_list_section(tensors: pd.DataFrame) -> None:
             width="stretch",
             height=min(400, 40 + 35 * len(shown)),
         )
-
-
-def scheme_picker() -> tuple[list[QuantScheme], bool]:
-    """Presets, more schemes typed by name, and whether to include 1-D tensors.
-
-    Returns:
-        ``(schemes, include_1d)``; the schemes are empty when none is chosen. An unreadable
-        name stops the run with an error naming it.
-    """
-    # Three scheme chips need about half the page; the 1-D checkbox needs little.
-    c1, c2, c3 = st.columns([4, 2, 1])
-    for key, options in [
-        ("model_schemes", PRESETS),
-        ("model_custom", None),
-        ("model_include_1d", None),
-    ]:
-        mem.recall(key, options)
-    picked = c1.multiselect(
-        "Schemes",
-        PRESETS,
-        # No default once the key holds a value (restored): Streamlit logs a warning otherwise.
-        default=None if "model_schemes" in st.session_state else list(DEFAULT_SCAN_SCHEMES),
-        format_func=lambda s: parse_scheme(s).label(),
-        key="model_schemes",
-    )
-    custom = c2.text_input(
-        "More schemes by name",
-        key="model_custom",
-        placeholder="int6-sym-per-group-64, mxfp6, q5_1",
-        help="Names like int4-sym-per-group-128: "
-        "[u]int<bits>-<sym|asym>-<granularity>[-mse|-p99.9][-fp16|-bf16|-fp8_e4m3|-e8m0], "
-        "or a preset: q8_0, q4_0, q4_1, q5_0, q5_1, mxfp8, mxfp6, mxfp4, mxint8, nvfp4, "
-        "nf4-g64, nf4-g64-dq, fp8-e4m3-per-tensor, fp8-e4m3-per-channel, fp8-e4m3-block128",
-    )
-    include_1d = c3.checkbox(
-        "Include 1-D", key="model_include_1d", help="Also scan biases and norms."
-    )
-    for key, value in [
-        ("model_schemes", picked),
-        ("model_custom", custom),
-        ("model_include_1d", include_1d),
-    ]:
-        mem.remember(key, value)
-    try:
-        extra = [s.strip() for s in custom.split(",") if s.strip()]
-        schemes = as_schemes([*picked, *extra]) if picked or extra else []
-    except ValueError as e:
-        st.error(f"Scheme name not understood: {e}")
-        st.stop()
-    return schemes, include_1d
 
 
 def scan_button(src: CheckpointSource, schemes: list[QuantScheme], include_1d: bool) -> None:
